@@ -1,0 +1,221 @@
+// Package testdb gives tests a real PostgreSQL database configured like a
+// Supabase project: the stand-in (roles, auth schema, default grants) and
+// every migration. Call Run from TestMain; call Fresh in each test for a
+// database of its own, copied from a migrated template in milliseconds.
+//
+// With DATABASE_URL set it works in that server (which must let it create
+// databases); otherwise it starts a throwaway cluster with initdb/pg_ctl in a
+// temp folder on a free port. It never skips: without a PostgreSQL the test
+// binary fails with a message saying how to get one.
+package testdb
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pvetenant/backend/infra/pgcluster"
+	"github.com/pvetenant/backend/infra/supabase"
+	"github.com/pvetenant/backend/sql/migrations"
+)
+
+var (
+	serverURL string // superuser URL of the maintenance database
+	template  string // migrated template database
+	counter   atomic.Int64
+	once      sync.Once
+	cluster   *pgcluster.Cluster
+)
+
+// Run sets the server up, runs the package's tests and tears everything down.
+func Run(m *testing.M) int {
+	if err := setup(); err != nil {
+		fmt.Fprintf(os.Stderr, "\ntestdb: cannot get a PostgreSQL for these tests: %v\n\n", err)
+		return 1
+	}
+	code := m.Run()
+	teardown()
+	return code
+}
+
+func setup() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if u := os.Getenv("DATABASE_URL"); u != "" {
+		serverURL = u
+	} else {
+		dir, err := os.MkdirTemp("", "testdb-*")
+		if err != nil {
+			return err
+		}
+		c, err := pgcluster.New(dir)
+		if err != nil {
+			return err
+		}
+		if err := c.Init(ctx); err != nil {
+			return err
+		}
+		if err := c.Start(ctx, 0); err != nil {
+			return err
+		}
+		cluster = c
+		serverURL = c.URL("postgres")
+	}
+	template = fmt.Sprintf("testdb_tmpl_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
+	if err := createDatabase(ctx, template, ""); err != nil {
+		return err
+	}
+	conn, err := pgx.Connect(ctx, urlFor(template))
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	if err := ApplyStandIn(ctx, conn); err != nil {
+		return err
+	}
+	for _, m := range migrations.All() {
+		if _, err := conn.Exec(ctx, m.SQL); err != nil {
+			return fmt.Errorf("migration %s: %w", m.Name, err)
+		}
+	}
+	return nil
+}
+
+func teardown() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if cluster != nil {
+		_ = cluster.Stop()
+		_ = os.RemoveAll(cluster.Dir)
+		return
+	}
+	// A shared server: drop what this process created.
+	conn, err := pgx.Connect(ctx, serverURL)
+	if err != nil {
+		return
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `select datname from pg_database where datname like $1`,
+		fmt.Sprintf("testdb_%%_%d_%%", os.Getpid()))
+	if err != nil {
+		return
+	}
+	names, _ := pgx.CollectRows(rows, pgx.RowTo[string])
+	for _, n := range names {
+		_, _ = conn.Exec(ctx, "drop database if exists "+pgx.Identifier{n}.Sanitize()+" with (force)")
+	}
+}
+
+// ApplyStandIn applies the Supabase stand-in. Roles are cluster-wide, so
+// concurrent test binaries on one server take turns.
+func ApplyStandIn(ctx context.Context, conn *pgx.Conn) error {
+	if _, err := conn.Exec(ctx, "select pg_advisory_lock(7428190)"); err != nil {
+		return err
+	}
+	defer conn.Exec(context.Background(), "select pg_advisory_unlock(7428190)") //nolint:errcheck
+	if _, err := conn.Exec(ctx, supabase.StandIn); err != nil {
+		return fmt.Errorf("supabase stand-in: %w", err)
+	}
+	return nil
+}
+
+// DB is a database of one test.
+type DB struct {
+	Name string
+	URL  string // superuser URL
+	Pool *pgxpool.Pool
+}
+
+// Fresh returns a new database with the stand-in and every migration applied.
+func Fresh(t testing.TB) *DB {
+	t.Helper()
+	return newDB(t, template)
+}
+
+// Empty returns a new database with only the stand-in applied, for tests that
+// apply migrations themselves.
+func Empty(t testing.TB) *DB {
+	t.Helper()
+	db := newDB(t, "")
+	conn, err := db.Pool.Acquire(context.Background())
+	if err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	defer conn.Release()
+	if err := ApplyStandIn(context.Background(), conn.Conn()); err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	return db
+}
+
+func newDB(t testing.TB, from string) *DB {
+	t.Helper()
+	if serverURL == "" {
+		t.Fatalf("testdb: no database server: call testdb.Run from TestMain")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	name := fmt.Sprintf("testdb_t%d_%d_%d", counter.Add(1), os.Getpid(), time.Now().UnixNano()%1e6)
+	if err := createDatabase(ctx, name, from); err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	pool, err := pgxpool.New(ctx, urlFor(name))
+	if err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	db := &DB{Name: name, URL: urlFor(name), Pool: pool}
+	t.Cleanup(func() {
+		pool.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if conn, err := pgx.Connect(ctx, serverURL); err == nil {
+			_, _ = conn.Exec(ctx, "drop database if exists "+pgx.Identifier{name}.Sanitize()+" with (force)")
+			conn.Close(ctx)
+		}
+	})
+	return db
+}
+
+// ServerURL is the superuser URL of the test server's maintenance database.
+func ServerURL() string { return serverURL }
+
+// Cluster is the throwaway cluster, or nil when DATABASE_URL was used.
+func Cluster() *pgcluster.Cluster { return cluster }
+
+func createDatabase(ctx context.Context, name, from string) error {
+	conn, err := pgx.Connect(ctx, serverURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	sql := "create database " + pgx.Identifier{name}.Sanitize()
+	if from != "" {
+		sql += " template " + pgx.Identifier{from}.Sanitize()
+	}
+	// Copying a template fails while anyone else is connected to it; retry briefly.
+	for i := 0; ; i++ {
+		_, err = conn.Exec(ctx, sql)
+		if err == nil || i == 50 || !strings.Contains(err.Error(), "is being accessed by other users") {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func urlFor(database string) string {
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		return serverURL
+	}
+	u.Path = "/" + database
+	return u.String()
+}
