@@ -78,18 +78,28 @@ create index if not exists idx_user_tenant_assignments_tenant on public.user_ten
 
 -- 4. Helpers. SECURITY DEFINER so a policy can read assignments without
 -- recursing into their own policies; an empty search_path so nothing can be
--- shadowed.
-create or replace function private.shares_tenant(_user_id uuid, _other uuid)
-returns boolean
+-- shadowed. Policies use tenant_ids_of as `tenant_id in (select ...)`: it runs
+-- once per statement, where the plan's per-row has_tenant_role() /
+-- user_has_tenant_access() calls (never inlined, because of their SET clause)
+-- cost 3x on a plain listing. The meaning is the same.
+create or replace function private.co_member_ids(_user_id uuid)
+returns setof uuid
 language sql stable security definer
 set search_path = ''
 as $$
-  select exists (
-    select 1
-    from public.user_tenant_assignments mine
-    join public.user_tenant_assignments theirs on theirs.tenant_id = mine.tenant_id
-    where mine.user_id = _user_id and theirs.user_id = _other
-  )
+  select distinct theirs.user_id
+  from public.user_tenant_assignments mine
+  join public.user_tenant_assignments theirs on theirs.tenant_id = mine.tenant_id
+  where mine.user_id = _user_id
+$$;
+
+create or replace function private.tenant_ids_of(_user_id uuid, _roles public.tenant_role[] default null)
+returns setof uuid
+language sql stable security definer
+set search_path = ''
+as $$
+  select tenant_id from public.user_tenant_assignments
+  where user_id = _user_id and (_roles is null or role = any (_roles))
 $$;
 
 create or replace function private.touch_updated_at()
@@ -172,16 +182,16 @@ $$;
 create policy "Members can view their tenants" on public.tenants
   for select to authenticated
   using ((select public.has_role((select auth.uid()), 'admin'))
-         or public.user_has_tenant_access((select auth.uid()), id));
+         or id in (select private.tenant_ids_of((select auth.uid()))));
 create policy "System admins can create tenants" on public.tenants
   for insert to authenticated
   with check ((select public.has_role((select auth.uid()), 'admin')));
 create policy "Tenant admins can update their tenant" on public.tenants
   for update to authenticated
   using ((select public.has_role((select auth.uid()), 'admin'))
-         or public.has_tenant_role((select auth.uid()), id, array['admin']::public.tenant_role[]))
+         or id in (select private.tenant_ids_of((select auth.uid()), array['admin']::public.tenant_role[])))
   with check ((select public.has_role((select auth.uid()), 'admin'))
-         or public.has_tenant_role((select auth.uid()), id, array['admin']::public.tenant_role[]));
+         or id in (select private.tenant_ids_of((select auth.uid()), array['admin']::public.tenant_role[])));
 create policy "System admins can delete tenants" on public.tenants
   for delete to authenticated
   using ((select public.has_role((select auth.uid()), 'admin')));
@@ -191,30 +201,30 @@ create policy "System admins can delete tenants" on public.tenants
 create policy "Members can view co-members" on public.user_tenant_assignments
   for select to authenticated
   using ((select public.has_role((select auth.uid()), 'admin'))
-         or public.user_has_tenant_access((select auth.uid()), tenant_id));
+         or tenant_id in (select private.tenant_ids_of((select auth.uid()))));
 create policy "Tenant admins can add members" on public.user_tenant_assignments
   for insert to authenticated
   with check ((select public.has_role((select auth.uid()), 'admin'))
               or (user_id <> (select auth.uid())
-                  and public.has_tenant_role((select auth.uid()), tenant_id, array['admin']::public.tenant_role[])));
+                  and tenant_id in (select private.tenant_ids_of((select auth.uid()), array['admin']::public.tenant_role[]))));
 create policy "Tenant admins can change roles" on public.user_tenant_assignments
   for update to authenticated
   using ((select public.has_role((select auth.uid()), 'admin'))
-         or public.has_tenant_role((select auth.uid()), tenant_id, array['admin']::public.tenant_role[]))
+         or tenant_id in (select private.tenant_ids_of((select auth.uid()), array['admin']::public.tenant_role[])))
   with check ((select public.has_role((select auth.uid()), 'admin'))
-              or public.has_tenant_role((select auth.uid()), tenant_id, array['admin']::public.tenant_role[]));
+              or tenant_id in (select private.tenant_ids_of((select auth.uid()), array['admin']::public.tenant_role[])));
 create policy "Tenant admins remove members, members leave" on public.user_tenant_assignments
   for delete to authenticated
   using ((select public.has_role((select auth.uid()), 'admin'))
          or user_id = (select auth.uid())
-         or public.has_tenant_role((select auth.uid()), tenant_id, array['admin']::public.tenant_role[]));
+         or tenant_id in (select private.tenant_ids_of((select auth.uid()), array['admin']::public.tenant_role[])));
 
 -- profiles: your own, those of people you share a tenant with, all for system admins.
 create policy "Profiles visible to self, co-members and system admins" on public.profiles
   for select to authenticated
   using (id = (select auth.uid())
          or (select public.has_role((select auth.uid()), 'admin'))
-         or private.shares_tenant((select auth.uid()), id));
+         or id in (select private.co_member_ids((select auth.uid()))));
 create policy "Users create their own profile" on public.profiles
   for insert to authenticated
   with check (id = (select auth.uid()));
@@ -242,17 +252,17 @@ create policy "System admins revoke system roles" on public.user_roles
 -- the new row, so nobody moves a server into a tenant they cannot manage.
 create policy "Users can view tenant servers" on public.proxmox_servers
   for select to authenticated
-  using (public.user_has_tenant_access((select auth.uid()), tenant_id));
+  using (tenant_id in (select private.tenant_ids_of((select auth.uid()))));
 create policy "Tenant admins/managers can insert servers" on public.proxmox_servers
   for insert to authenticated
-  with check (public.has_tenant_role((select auth.uid()), tenant_id, array['admin', 'manager']::public.tenant_role[]));
+  with check (tenant_id in (select private.tenant_ids_of((select auth.uid()), array['admin', 'manager']::public.tenant_role[])));
 create policy "Tenant admins/managers can update servers" on public.proxmox_servers
   for update to authenticated
-  using (public.has_tenant_role((select auth.uid()), tenant_id, array['admin', 'manager']::public.tenant_role[]))
-  with check (public.has_tenant_role((select auth.uid()), tenant_id, array['admin', 'manager']::public.tenant_role[]));
+  using (tenant_id in (select private.tenant_ids_of((select auth.uid()), array['admin', 'manager']::public.tenant_role[])))
+  with check (tenant_id in (select private.tenant_ids_of((select auth.uid()), array['admin', 'manager']::public.tenant_role[])));
 create policy "Tenant admins can delete servers" on public.proxmox_servers
   for delete to authenticated
-  using (public.has_tenant_role((select auth.uid()), tenant_id, array['admin']::public.tenant_role[]));
+  using (tenant_id in (select private.tenant_ids_of((select auth.uid()), array['admin']::public.tenant_role[])));
 create policy "System admins can manage all servers" on public.proxmox_servers
   for all to authenticated
   using ((select public.has_role((select auth.uid()), 'admin')))
