@@ -101,7 +101,9 @@ func TestLegacyRowsSurviveTenantScoping(t *testing.T) {
 		                  where a.user_id = s.user_id and a.tenant_id = s.tenant_id and a.role = 'admin')`); n != 0 {
 		t.Fatalf("%d servers in a tenant their former owner does not administer", n)
 	}
-	where := func(id string) string { return scalar[string](t, db, `select tenant_id::text from public.proxmox_servers where id = $1`, id) }
+	where := func(id string) string {
+		return scalar[string](t, db, `select tenant_id::text from public.proxmox_servers where id = $1`, id)
+	}
 	if where(kept) != t1 || where(orphan1) != t1 {
 		t.Errorf("owner1's servers should be in T1: kept=%s orphan1=%s", where(kept), where(orphan1))
 	}

@@ -1,0 +1,12 @@
+// Command bootstrap is the list-vms Lambda (provided.al2023).
+package main
+
+import (
+	listvms "github.com/pvetenant/backend/functions/list-vms"
+	"github.com/pvetenant/backend/shared/lambdahttp"
+	"github.com/pvetenant/backend/shared/runtime"
+)
+
+func main() {
+	lambdahttp.Start(listvms.New(runtime.MustLoad(listvms.Needs)))
+}

@@ -1,0 +1,250 @@
+// Package listvms is the `list-vms` function: the VMs and containers of one
+// or all of a tenant's active servers, queried concurrently, and the power
+// actions (start, stop, shutdown, reboot) for managers and admins.
+package listvms
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sort"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pvetenant/backend/shared/access"
+	"github.com/pvetenant/backend/shared/apperr"
+	"github.com/pvetenant/backend/shared/db"
+	"github.com/pvetenant/backend/shared/fanout"
+	"github.com/pvetenant/backend/shared/httpapi"
+	"github.com/pvetenant/backend/shared/proxmox"
+	"github.com/pvetenant/backend/shared/runtime"
+	"github.com/pvetenant/backend/shared/targets"
+)
+
+// Name is the function's name in URLs.
+const Name = "list-vms"
+
+// Needs lists the settings the function cannot start without.
+var Needs = runtime.Needs{Database: true, Credentials: true}
+
+type handler struct {
+	d      *runtime.Deps
+	runner fanout.Runner
+}
+
+// New returns the function's HTTP handler.
+func New(d *runtime.Deps) http.Handler {
+	h := &handler{d: d, runner: fanout.Runner{Proxmox: d.Proxmox, Clients: d.Clients}}
+	actions := map[string]httpapi.Action{"list": h.list}
+	for _, a := range []string{"start", "stop", "shutdown", "reboot"} {
+		actions[a] = h.power
+	}
+	return d.Server.Handler(httpapi.Function{
+		Name:     Name,
+		Actions:  actions,
+		ByMethod: map[string]string{http.MethodGet: "list", http.MethodPost: "list"},
+	})
+}
+
+// VM is one guest as the contract shapes it.
+type VM struct {
+	ServerID   string   `json:"serverId"`
+	ServerName string   `json:"serverName"`
+	Node       string   `json:"node"`
+	VMID       int      `json:"vmid"`
+	Name       string   `json:"name"`
+	Type       string   `json:"type"`
+	Status     string   `json:"status"`
+	Template   bool     `json:"template"`
+	CPU        float64  `json:"cpu"`
+	MaxCPU     float64  `json:"maxcpu"`
+	Mem        int64    `json:"mem"`
+	MaxMem     int64    `json:"maxmem"`
+	Disk       int64    `json:"disk"`
+	MaxDisk    int64    `json:"maxdisk"`
+	Uptime     int64    `json:"uptime"`
+	Tags       []string `json:"tags"`
+}
+
+func guestType(p httpapi.Params, required bool) (string, error) {
+	def := "any"
+	if required {
+		def = ""
+	}
+	t, err := p.OneOf("type", def, "qemu", "lxc")
+	if t == "any" {
+		t = ""
+	}
+	return t, err
+}
+
+// loadServers reads the caller's standing and the servers to query.
+func (h *handler) loadServers(ctx context.Context, r *httpapi.Request, need access.Permission, f targets.Filter) ([]targets.Server, error) {
+	var servers []targets.Server
+	err := db.AsUser(ctx, h.d.Pool, r.DB(), func(tx pgx.Tx) error {
+		a, err := access.Load(ctx, tx, r.Caller.UserID, f.TenantID)
+		if err != nil {
+			return err
+		}
+		if err := a.Require(need); err != nil {
+			return err
+		}
+		servers, err = targets.Load(ctx, tx, h.d.Keyring, f)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if f.ServerID != "" && len(servers) == 0 {
+		return nil, apperr.New(apperr.NotFound, "Server not found in this tenant.").WithCode("server_not_found")
+	}
+	return servers, nil
+}
+
+func (h *handler) list(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	tenantID, err := r.Params.RequiredUUID("tenantId")
+	if err != nil {
+		return nil, err
+	}
+	serverID, one, err := r.Params.OptionalUUID("serverId")
+	if err != nil {
+		return nil, err
+	}
+	typ, err := guestType(r.Params, false)
+	if err != nil {
+		return nil, err
+	}
+	// One named server is listed even when paused (is_active false); "all"
+	// means the active ones.
+	servers, err := h.loadServers(ctx, r, access.View, targets.Filter{TenantID: tenantID, ServerID: serverID, ActiveOnly: !one})
+	if err != nil {
+		return nil, err
+	}
+	var mu sync.Mutex
+	vms := []VM{}
+	health := h.runner.Each(ctx, servers, func(ctx context.Context, i int, c *proxmox.Client) error {
+		res, err := c.ClusterResources(ctx, "vm")
+		if err != nil {
+			return err
+		}
+		s := servers[i]
+		var mine []VM
+		for _, g := range res {
+			if !g.IsGuest() || (typ != "" && g.Type != typ) {
+				continue
+			}
+			mine = append(mine, toVM(s, g))
+		}
+		mu.Lock()
+		vms = append(vms, mine...)
+		mu.Unlock()
+		return nil
+	})
+	sort.Slice(vms, func(i, j int) bool {
+		a, b := vms[i], vms[j]
+		if a.ServerName != b.ServerName {
+			return a.ServerName < b.ServerName
+		}
+		if a.ServerID != b.ServerID {
+			return a.ServerID < b.ServerID
+		}
+		if a.Node != b.Node {
+			return a.Node < b.Node
+		}
+		return a.VMID < b.VMID
+	})
+	if health == nil {
+		health = []fanout.Health{}
+	}
+	return httpapi.OK(map[string]any{"vms": vms, "servers": health}), nil
+}
+
+func toVM(s targets.Server, g proxmox.Resource) VM {
+	tags := g.TagList()
+	if tags == nil {
+		tags = []string{}
+	}
+	return VM{ServerID: s.ID, ServerName: s.Name, Node: g.Node, VMID: g.VMID, Name: g.Name, Type: g.Type,
+		Status: g.Status, Template: g.Template, CPU: g.CPU, MaxCPU: g.MaxCPU, Mem: g.Mem, MaxMem: g.MaxMem,
+		Disk: g.Disk, MaxDisk: g.MaxDisk, Uptime: g.Uptime, Tags: tags}
+}
+
+// power starts, stops, shuts down or reboots one guest. The guest must really
+// be on that server and node, with that type, and not a template; only then
+// is the action sent, and the UPID of Proxmox's task comes back.
+func (h *handler) power(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	p := r.Params
+	tenantID, err := p.RequiredUUID("tenantId")
+	if err != nil {
+		return nil, err
+	}
+	serverID, err := p.RequiredUUID("serverId")
+	if err != nil {
+		return nil, err
+	}
+	node, err := p.RequiredString("node", 64)
+	if err != nil {
+		return nil, err
+	}
+	vmid, err := p.RequiredInt("vmid", 100, 999999999)
+	if err != nil {
+		return nil, err
+	}
+	typ, err := guestType(p, true)
+	if err != nil {
+		return nil, err
+	}
+	servers, err := h.loadServers(ctx, r, access.ControlGuests, targets.Filter{TenantID: tenantID, ServerID: serverID})
+	if err != nil {
+		return nil, err
+	}
+	s := servers[0]
+	if s.Problem != "" {
+		return nil, apperr.New(apperr.BadGateway, "This server cannot be reached: "+s.Problem+".").WithCode(string(s.ProblemStatus))
+	}
+	var upid string
+	err = h.runner.One(ctx, s, func(ctx context.Context, c *proxmox.Client) error {
+		res, err := c.ClusterResources(ctx, "vm")
+		if err != nil {
+			return err
+		}
+		var guest *proxmox.Resource
+		for i := range res {
+			if res[i].IsGuest() && res[i].VMID == int(vmid) {
+				guest = &res[i]
+				break
+			}
+		}
+		switch {
+		case guest == nil || guest.Node != node || guest.Type != typ:
+			return errGuestNotFound
+		case guest.Template:
+			return apperr.New(apperr.Conflict, "Templates cannot be started, stopped or rebooted.").WithCode("guest_is_template")
+		}
+		upid, err = c.GuestAction(ctx, node, typ, int(vmid), r.Action)
+		return err
+	})
+	if err != nil {
+		return nil, proxmoxError(err)
+	}
+	r.Log.Info("guest action", "server", s.ID, "node", node, "vmid", vmid, "type", typ, "action", r.Action)
+	return httpapi.Accepted(map[string]any{"upid": upid}), nil
+}
+
+var errGuestNotFound = apperr.New(apperr.NotFound, "No guest with that vmid, type and node on this server.").WithCode("guest_not_found")
+
+// proxmoxError maps a failed Proxmox call to 504 (timeout) or 502 (anything
+// else), with the client's sentence; our own errors pass through.
+func proxmoxError(err error) error {
+	var ae *apperr.Error
+	if errors.As(err, &ae) {
+		return err
+	}
+	status := proxmox.Classify(err)
+	msg := "The Proxmox server failed: " + proxmox.Describe(err) + "."
+	if status == proxmox.StatusTimeout {
+		return apperr.Wrap(apperr.GatewayTimeout, err, msg).WithCode("proxmox_timeout")
+	}
+	return apperr.Wrap(apperr.BadGateway, err, msg).WithCode("proxmox_" + string(status))
+}

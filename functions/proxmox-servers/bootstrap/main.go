@@ -1,0 +1,12 @@
+// Command bootstrap is the proxmox-servers Lambda (provided.al2023).
+package main
+
+import (
+	proxmoxservers "github.com/pvetenant/backend/functions/proxmox-servers"
+	"github.com/pvetenant/backend/shared/lambdahttp"
+	"github.com/pvetenant/backend/shared/runtime"
+)
+
+func main() {
+	lambdahttp.Start(proxmoxservers.New(runtime.MustLoad(proxmoxservers.Needs)))
+}

@@ -1,0 +1,45 @@
+// Command local serves every function at http://$ADDR/functions/v1/<name>
+// (ADDR defaults to 127.0.0.1:54321), configured by the same environment
+// variables as Lambda. With DATABASE_URL set it uses that database as it is.
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/pvetenant/backend/infra/localserver"
+	"github.com/pvetenant/backend/shared/runtime"
+)
+
+func main() {
+	if err := run(); err != nil {
+		slog.Error("local server", "error", err.Error())
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	addr := os.Getenv("ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:54321"
+	}
+	cfg, err := runtime.FromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	if cfg.DatabaseURL == "" {
+		return errors.New("DATABASE_URL is not set: start the whole local stack with ./infra/start.sh, or point DATABASE_URL at a migrated database")
+	}
+	d, err := runtime.Load(ctx, cfg, localserver.Merge(), nil)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return localserver.Serve(ctx, addr, localserver.Handler(d), d.Logger)
+}

@@ -1,0 +1,176 @@
+// Package fanout queries many Proxmox servers at once, a bounded number at a
+// time, each under its own deadline, so that one slow or broken server costs
+// its own entry in the answer and never the answer itself.
+package fanout
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/pvetenant/backend/shared/proxmox"
+	"github.com/pvetenant/backend/shared/targets"
+)
+
+// DefaultLimit is how many servers are queried at the same time.
+const DefaultLimit = 32
+
+// Health is the contract's ServerHealth.
+type Health struct {
+	ID        string         `json:"id"`
+	Name      string         `json:"name"`
+	Status    proxmox.Status `json:"status"`
+	LatencyMs int64          `json:"latencyMs"`
+	Error     string         `json:"error,omitempty"`
+}
+
+// Online reports whether the server answered.
+func (h Health) Online() bool { return h.Status == proxmox.StatusOnline }
+
+// Runner runs per-server work.
+type Runner struct {
+	Proxmox proxmox.Options
+	Limit   int
+	Clients *Clients // reused across requests when set
+}
+
+// Each calls fn once per server, concurrently (at most Limit at a time), each
+// call under a deadline of the per-server timeout. It returns when every call
+// has returned, with one Health per server in the order given. A server with
+// a Problem (no credentials, unverified TLS) is reported without a call.
+func (r Runner) Each(ctx context.Context, servers []targets.Server, fn func(ctx context.Context, i int, c *proxmox.Client) error) []Health {
+	limit := r.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	timeout := r.Proxmox.Timeout
+	if timeout <= 0 {
+		timeout = proxmox.DefaultTimeout
+	}
+	out := make([]Health, len(servers))
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for i := range servers {
+		s := servers[i]
+		out[i] = Health{ID: s.ID, Name: s.Name}
+		if s.Problem != "" {
+			out[i].Status, out[i].Error = s.ProblemStatus, s.Problem
+			continue
+		}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+			case <-ctx.Done():
+				out[i].Status, out[i].Error = proxmox.StatusTimeout, "the request ended before this server's turn"
+				return
+			}
+			start := time.Now()
+			err := r.call(ctx, s, timeout, func(ctx context.Context, c *proxmox.Client) error { return fn(ctx, i, c) })
+			out[i].LatencyMs = time.Since(start).Milliseconds()
+			out[i].Status = proxmox.Classify(err)
+			if err != nil {
+				out[i].Error = proxmox.Describe(err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	return out
+}
+
+// One runs fn against a single server under the per-server deadline.
+func (r Runner) One(ctx context.Context, s targets.Server, fn func(ctx context.Context, c *proxmox.Client) error) error {
+	timeout := r.Proxmox.Timeout
+	if timeout <= 0 {
+		timeout = proxmox.DefaultTimeout
+	}
+	return r.call(ctx, s, timeout, fn)
+}
+
+func (r Runner) call(ctx context.Context, s targets.Server, timeout time.Duration, fn func(ctx context.Context, c *proxmox.Client) error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c, release, err := r.Clients.get(s, r.Proxmox)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return fn(ctx, c)
+}
+
+// Clients keeps one proxmox.Client per server configuration across requests
+// of a warm process, so keep-alive connections and login tickets are reused.
+// An edited server (new credentials version, host, port or TLS setting) gets
+// a new client; the old one is dropped. A nil *Clients makes a fresh client
+// per call and closes its connections after.
+type Clients struct {
+	mu  sync.Mutex
+	max int
+	m   map[string]*entry
+}
+
+type entry struct {
+	c    *proxmox.Client
+	used time.Time
+}
+
+// NewClients returns a cache of at most max clients.
+func NewClients(max int) *Clients {
+	return &Clients{max: max, m: map[string]*entry{}}
+}
+
+func (cs *Clients) get(s targets.Server, o proxmox.Options) (*proxmox.Client, func(), error) {
+	if cs == nil {
+		c, err := proxmox.NewClient(s.Target, o)
+		if err != nil {
+			return nil, nil, err
+		}
+		return c, c.CloseIdleConnections, nil
+	}
+	key := s.Key()
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if e, ok := cs.m[key]; ok {
+		e.used = time.Now()
+		return e.c, func() {}, nil
+	}
+	c, err := proxmox.NewClient(s.Target, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Drop older configurations of this server, and the least recently used
+	// client when full.
+	for k, e := range cs.m {
+		if len(k) > len(s.ID) && k[:len(s.ID)+1] == s.ID+"|" {
+			e.c.CloseIdleConnections()
+			delete(cs.m, k)
+		}
+	}
+	if len(cs.m) >= cs.max {
+		var oldest string
+		for k, e := range cs.m {
+			if oldest == "" || e.used.Before(cs.m[oldest].used) {
+				oldest = k
+			}
+		}
+		cs.m[oldest].c.CloseIdleConnections()
+		delete(cs.m, oldest)
+	}
+	cs.m[key] = &entry{c: c, used: time.Now()}
+	return c, func() {}, nil
+}
+
+// Close closes every cached client's idle connections.
+func (cs *Clients) Close() {
+	if cs == nil {
+		return
+	}
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	for k, e := range cs.m {
+		e.c.CloseIdleConnections()
+		delete(cs.m, k)
+	}
+}

@@ -1,0 +1,231 @@
+package proxmox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Version returns /version.
+func (c *Client) Version(ctx context.Context) (Version, error) {
+	ctx, cancel := c.begin(ctx)
+	defer cancel()
+	return c.version(ctx)
+}
+
+func (c *Client) version(ctx context.Context) (Version, error) {
+	const op = "GET /version"
+	var raw json.RawMessage
+	if err := c.request(ctx, http.MethodGet, "/version", &raw); err != nil {
+		return Version{}, err
+	}
+	v, err := decodeVersion(raw)
+	if err != nil {
+		return Version{}, c.badResponse(op, err)
+	}
+	return v, nil
+}
+
+// resourceTypes maps accepted filters to the server-side ?type= value.
+// "qemu" and "lxc" are not server filters; they query "vm" and filter here.
+var resourceTypes = map[string]string{
+	"": "", "vm": "vm", "storage": "storage", "node": "node", "sdn": "sdn",
+	"pool": "pool", "network": "network", "qemu": "vm", "lxc": "vm",
+}
+
+// ClusterResources returns /cluster/resources, optionally filtered by typ
+// (vm, qemu, lxc, node, storage, pool, sdn, network). Malformed entries are
+// skipped or partially zeroed (never failing the call) and reported at debug
+// level.
+func (c *Client) ClusterResources(ctx context.Context, typ string) ([]Resource, error) {
+	q, ok := resourceTypes[typ]
+	if !ok {
+		return nil, invalidInput("GET /cluster/resources", "unknown resource type filter")
+	}
+	path := "/cluster/resources"
+	if q != "" {
+		path += "?type=" + q
+	}
+	op := "GET " + path
+
+	ctx, cancel := c.begin(ctx)
+	defer cancel()
+	var raw json.RawMessage
+	if err := c.request(ctx, http.MethodGet, path, &raw); err != nil {
+		return nil, err
+	}
+	res, st, err := decodeList(raw, decodeResource)
+	if err != nil {
+		return nil, c.badResponse(op, err)
+	}
+	c.logStats(op, st)
+	if typ == "qemu" || typ == "lxc" {
+		kept := res[:0]
+		for _, r := range res {
+			if r.Type == typ {
+				kept = append(kept, r)
+			}
+		}
+		res = kept
+	}
+	return res, nil
+}
+
+// Nodes returns /nodes.
+func (c *Client) Nodes(ctx context.Context) ([]Node, error) {
+	ctx, cancel := c.begin(ctx)
+	defer cancel()
+	return c.nodes(ctx)
+}
+
+func (c *Client) nodes(ctx context.Context) ([]Node, error) {
+	const op = "GET /nodes"
+	var raw json.RawMessage
+	if err := c.request(ctx, http.MethodGet, "/nodes", &raw); err != nil {
+		return nil, err
+	}
+	nodes, st, err := decodeList(raw, decodeNode)
+	if err != nil {
+		return nil, c.badResponse(op, err)
+	}
+	c.logStats(op, st)
+	return nodes, nil
+}
+
+// ClusterStatus returns /cluster/status (needs Sys.Audit on /).
+func (c *Client) ClusterStatus(ctx context.Context) (ClusterStatus, error) {
+	const op = "GET /cluster/status"
+	ctx, cancel := c.begin(ctx)
+	defer cancel()
+	var raw json.RawMessage
+	if err := c.request(ctx, http.MethodGet, "/cluster/status", &raw); err != nil {
+		return ClusterStatus{}, err
+	}
+	cs, st, err := DecodeClusterStatus(raw)
+	if err != nil {
+		return ClusterStatus{}, c.badResponse(op, err)
+	}
+	c.logStats(op, st)
+	return cs, nil
+}
+
+// GuestAction starts/stops/shuts down/reboots a VM (typ "qemu") or
+// container ("lxc") and returns the task's UPID. Inputs are validated
+// before anything is sent.
+func (c *Client) GuestAction(ctx context.Context, node, typ string, vmid int, action string) (string, error) {
+	const op = "POST guest action"
+	switch {
+	case !nodeRe.MatchString(node):
+		return "", invalidInput(op, "invalid node name")
+	case !guestTypes[typ]:
+		return "", invalidInput(op, `guest type must be "qemu" or "lxc"`)
+	case vmid < 100 || vmid > maxVMID:
+		return "", invalidInput(op, "VMID must be between 100 and 999999999")
+	case !guestActions[action]:
+		return "", invalidInput(op, "action must be start, stop, shutdown or reboot")
+	}
+	path := "/nodes/" + node + "/" + typ + "/" + strconv.Itoa(vmid) + "/status/" + action
+
+	ctx, cancel := c.begin(ctx)
+	defer cancel()
+	var raw json.RawMessage
+	if err := c.request(ctx, http.MethodPost, path, &raw); err != nil {
+		return "", err
+	}
+	upid, err := decodeUPID(raw)
+	if err != nil {
+		return "", c.badResponse("POST "+path, err)
+	}
+	return upid, nil
+}
+
+// TaskStatus returns the status of a task started on node.
+func (c *Client) TaskStatus(ctx context.Context, node, upid string) (TaskStatus, error) {
+	const op = "GET task status"
+	if !nodeRe.MatchString(node) {
+		return TaskStatus{}, invalidInput(op, "invalid node name")
+	}
+	m := upidRe.FindStringSubmatch(upid)
+	if m == nil {
+		return TaskStatus{}, invalidInput(op, "invalid task id (UPID)")
+	}
+	if !strings.EqualFold(m[1], node) {
+		return TaskStatus{}, invalidInput(op, "task id belongs to a different node")
+	}
+	path := "/nodes/" + node + "/tasks/" + url.PathEscape(upid) + "/status"
+
+	ctx, cancel := c.begin(ctx)
+	defer cancel()
+	var raw json.RawMessage
+	if err := c.request(ctx, http.MethodGet, path, &raw); err != nil {
+		return TaskStatus{}, err
+	}
+	ts, err := decodeTask(raw)
+	if err != nil {
+		return TaskStatus{}, c.badResponse("GET "+path, err)
+	}
+	return ts, nil
+}
+
+// Probe backs the "test connection" button: version, node count, latency of
+// GET /version, and the TLS leaf fingerprint. The whole probe shares one
+// deadline. The result is filled as far as the probe got even on error, in
+// particular Fingerprint on TLS errors so the UI can offer to pin it.
+func (c *Client) Probe(ctx context.Context) (ProbeResult, error) {
+	ctx, cancel := c.begin(ctx)
+	defer cancel()
+	res := ProbeResult{TLSMode: c.tlsMode}
+	fail := func(err error) (ProbeResult, error) {
+		res.Fingerprint = c.LastFingerprint()
+		var e *Error
+		if errors.As(err, &e) && e.Fingerprint != "" {
+			res.Fingerprint = e.Fingerprint
+		}
+		return res, err
+	}
+
+	if c.password {
+		// Log in first so the latency figure is one plain round trip.
+		c.authMu.Lock()
+		err := c.ensureSessionLocked(ctx)
+		c.authMu.Unlock()
+		if err != nil {
+			return fail(err)
+		}
+	}
+
+	start := time.Now()
+	v, err := c.version(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	res.LatencyMS = time.Since(start).Milliseconds()
+	res.Version = v
+	res.Fingerprint = c.LastFingerprint()
+
+	nodes, err := c.nodes(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	res.Nodes = len(nodes)
+	for _, n := range nodes {
+		if n.Status == "online" {
+			res.NodesOnline++
+		}
+	}
+	return res, nil
+}
+
+func (c *Client) logStats(op string, st DecodeStats) {
+	if st.Skipped == 0 && st.Partial == 0 {
+		return
+	}
+	c.log.Debug("proxmox: tolerated malformed entries",
+		"op", op, "total", st.Total, "kept", st.Kept, "skipped", st.Skipped,
+		"partial", st.Partial, "problems", st.Problems)
+}

@@ -1,0 +1,176 @@
+// Package runtime turns the environment into what a function needs: the
+// token verifier, the database pool, the credentials keyring and the Proxmox
+// client options. The same variable names configure Lambda and the local server.
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pvetenant/backend/shared/auth"
+	"github.com/pvetenant/backend/shared/db"
+	"github.com/pvetenant/backend/shared/fanout"
+	"github.com/pvetenant/backend/shared/httpapi"
+	"github.com/pvetenant/backend/shared/netguard"
+	"github.com/pvetenant/backend/shared/proxmox"
+	"github.com/pvetenant/backend/shared/secrets"
+)
+
+// Config is every setting, read from the environment.
+type Config struct {
+	DatabaseURL         string        // DATABASE_URL
+	JWTSecret           string        // SUPABASE_JWT_SECRET (HS256)
+	SupabaseURL         string        // SUPABASE_URL (JWKS for ES256/RS256; Auth admin API for invites)
+	ServiceRoleKey      string        // SUPABASE_SERVICE_ROLE_KEY (invites only)
+	CredentialsKey      string        // CREDENTIALS_KEY: base64 of 32 bytes
+	CredentialsPrevious string        // CREDENTIALS_PREVIOUS_KEYS: comma-separated, still opened during rotation
+	AllowedOrigins      []string      // ALLOWED_ORIGINS, comma-separated; default *
+	ProxmoxTimeout      time.Duration // PROXMOX_TIMEOUT per server; default 4s
+	ProxmoxAllowCIDRs   string        // PROXMOX_ALLOW_CIDRS: targets exempt from the address guard
+	StatsCacheTTL       time.Duration // STATS_CACHE_TTL; default 5s, 0 disables
+	RequestTimeout      time.Duration // REQUEST_TIMEOUT for a whole request; default 25s
+	LogLevel            slog.Level    // LOG_LEVEL: debug, info, warn, error
+}
+
+// Needs says which settings a function cannot start without.
+type Needs struct {
+	Database    bool
+	Credentials bool // CREDENTIALS_KEY
+}
+
+// FromEnv reads the configuration; getenv is os.Getenv outside tests.
+func FromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		DatabaseURL:         getenv("DATABASE_URL"),
+		JWTSecret:           getenv("SUPABASE_JWT_SECRET"),
+		SupabaseURL:         strings.TrimRight(getenv("SUPABASE_URL"), "/"),
+		ServiceRoleKey:      getenv("SUPABASE_SERVICE_ROLE_KEY"),
+		CredentialsKey:      getenv("CREDENTIALS_KEY"),
+		CredentialsPrevious: getenv("CREDENTIALS_PREVIOUS_KEYS"),
+		ProxmoxAllowCIDRs:   getenv("PROXMOX_ALLOW_CIDRS"),
+		ProxmoxTimeout:      proxmox.DefaultTimeout,
+		StatsCacheTTL:       5 * time.Second,
+		RequestTimeout:      25 * time.Second,
+		AllowedOrigins:      []string{"*"},
+	}
+	var errs []error
+	if v := getenv("ALLOWED_ORIGINS"); strings.TrimSpace(v) != "" {
+		c.AllowedOrigins = nil
+		for _, o := range strings.Split(v, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				c.AllowedOrigins = append(c.AllowedOrigins, o)
+			}
+		}
+	}
+	duration := func(name string, dst *time.Duration, allowZero bool) {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			return
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || (d == 0 && !allowZero) {
+			errs = append(errs, fmt.Errorf("%s must be a positive duration such as 4s (got %q)", name, v))
+			return
+		}
+		*dst = d
+	}
+	duration("PROXMOX_TIMEOUT", &c.ProxmoxTimeout, false)
+	duration("STATS_CACHE_TTL", &c.StatsCacheTTL, true)
+	duration("REQUEST_TIMEOUT", &c.RequestTimeout, false)
+	if v := getenv("LOG_LEVEL"); v != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			errs = append(errs, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error"))
+		}
+	}
+	if c.ProxmoxTimeout >= c.RequestTimeout {
+		errs = append(errs, fmt.Errorf("PROXMOX_TIMEOUT (%s) must be shorter than REQUEST_TIMEOUT (%s)", c.ProxmoxTimeout, c.RequestTimeout))
+	}
+	return c, errors.Join(errs...)
+}
+
+// Deps is what the functions are built from.
+type Deps struct {
+	Config  Config
+	Logger  *slog.Logger
+	Server  *httpapi.Server
+	Pool    *pgxpool.Pool
+	Keyring *secrets.Keyring // nil when CREDENTIALS_KEY is unset and not needed
+	Proxmox proxmox.Options
+	Clients *fanout.Clients // Proxmox clients reused across requests of a warm process
+}
+
+// Load builds Deps. The pool connects lazily: a function whose database is
+// down still starts and answers 503 until it is back.
+func Load(ctx context.Context, c Config, need Needs, logger *slog.Logger) (*Deps, error) {
+	if logger == nil {
+		logger = NewLogger(os.Stderr, c.LogLevel)
+	}
+	var errs []error
+	verifier, err := auth.NewVerifier(auth.Config{JWTSecret: []byte(c.JWTSecret), SupabaseURL: c.SupabaseURL})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("SUPABASE_JWT_SECRET or SUPABASE_URL: %w", err))
+	}
+	d := &Deps{Config: c, Logger: logger}
+	if need.Database {
+		if c.DatabaseURL == "" {
+			errs = append(errs, errors.New("DATABASE_URL is required"))
+		} else if d.Pool, err = db.Open(ctx, c.DatabaseURL); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if need.Credentials || c.CredentialsKey != "" {
+		if d.Keyring, err = secrets.ParseKeyring(c.CredentialsKey, c.CredentialsPrevious); err != nil {
+			errs = append(errs, fmt.Errorf("CREDENTIALS_KEY: %w", err))
+		}
+	}
+	allow, err := netguard.ParseCIDRs(c.ProxmoxAllowCIDRs)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("PROXMOX_ALLOW_CIDRS: %w", err))
+	}
+	if err := errors.Join(errs...); err != nil {
+		if d.Pool != nil {
+			d.Pool.Close()
+		}
+		return nil, err
+	}
+	d.Proxmox = proxmox.Options{Timeout: c.ProxmoxTimeout, Guard: netguard.New(allow), Logger: logger}
+	d.Clients = fanout.NewClients(256)
+	d.Server = &httpapi.Server{Verifier: verifier, Logger: logger, AllowedOrigins: c.AllowedOrigins, Timeout: c.RequestTimeout}
+	return d, nil
+}
+
+// NewLogger returns the JSON logger every function uses.
+func NewLogger(w *os.File, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// Close releases the pool and the Proxmox connections.
+func (d *Deps) Close() {
+	if d.Pool != nil {
+		d.Pool.Close()
+	}
+	d.Clients.Close()
+}
+
+// MustLoad is what a Lambda main calls: configuration from the environment,
+// or a log line naming what is missing and exit 1 (Lambda reports an init error).
+func MustLoad(need Needs) *Deps {
+	c, err := FromEnv(os.Getenv)
+	logger := NewLogger(os.Stderr, c.LogLevel)
+	if err == nil {
+		var d *Deps
+		if d, err = Load(context.Background(), c, need, logger); err == nil {
+			return d
+		}
+	}
+	logger.Error("configuration", "error", err.Error())
+	os.Exit(1)
+	return nil
+}
