@@ -229,6 +229,15 @@ func (h *handler) power(ctx context.Context, r *httpapi.Request) (*httpapi.Respo
 		return nil, proxmoxError(err)
 	}
 	r.Log.Info("guest action", "server", s.ID, "node", node, "vmid", vmid, "type", typ, "action", r.Action)
+	// Into the audit trail (0004), as the caller. Proxmox has already acted,
+	// so a failure to record is logged rather than reported as a failed action.
+	if err := db.AsUser(ctx, h.d.Pool, r.DB(), func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `select private.record_guest_action($1::uuid, $2::uuid, $3::text, $4::integer, $5::text, $6::text, $7::text)`,
+			tenantID, s.ID, node, vmid, typ, r.Action, upid)
+		return err
+	}); err != nil {
+		r.Log.Error("guest action not recorded in the audit trail", "server", s.ID, "vmid", vmid, "error", err.Error())
+	}
 	return httpapi.Accepted(map[string]any{"upid": upid}), nil
 }
 

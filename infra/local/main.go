@@ -1,17 +1,19 @@
 // Command local serves every function at http://$ADDR/functions/v1/<name>
 // (ADDR defaults to 127.0.0.1:54321), configured by the same environment
-// variables as Lambda. With DATABASE_URL set it uses that database as it is.
+// variables as Lambda. With DATABASE_URL set it uses that database as it is;
+// without it, it brings up the whole local stack (see package stack), in
+// $STACK_DIR (default .local).
 package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/pvetenant/backend/infra/localserver"
+	"github.com/pvetenant/backend/infra/stack"
 	"github.com/pvetenant/backend/shared/runtime"
 )
 
@@ -34,7 +36,8 @@ func run() error {
 		return err
 	}
 	if cfg.DatabaseURL == "" {
-		return errors.New("DATABASE_URL is not set: start the whole local stack with ./infra/start.sh, or point DATABASE_URL at a migrated database")
+		// No database given: bring up the whole embedded stack.
+		return stack.Run(ctx, stack.Options{Addr: addr, Dir: os.Getenv("STACK_DIR")})
 	}
 	d, err := runtime.Load(ctx, cfg, localserver.Merge(), nil)
 	if err != nil {

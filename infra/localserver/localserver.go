@@ -36,6 +36,7 @@ func Merge() runtime.Needs {
 	for _, f := range Functions {
 		n.Database = n.Database || f.Needs.Database
 		n.Credentials = n.Credentials || f.Needs.Credentials
+		n.ServiceRole = n.ServiceRole || f.Needs.ServiceRole
 	}
 	return n
 }
@@ -69,6 +70,11 @@ func Handler(d *runtime.Deps) http.Handler {
 // Serve runs h on addr until ctx ends, with timeouts that keep slow clients
 // from holding connections, then drains in-flight requests.
 func Serve(ctx context.Context, addr string, h http.Handler, logger *slog.Logger) error {
+	return ServeNotify(ctx, addr, h, logger, nil)
+}
+
+// ServeNotify is Serve, closing started (when not nil) once it listens.
+func ServeNotify(ctx context.Context, addr string, h http.Handler, logger *slog.Logger, started chan<- struct{}) error {
 	srv := &http.Server{
 		Addr:              addr,
 		Handler:           h,
@@ -83,6 +89,9 @@ func Serve(ctx context.Context, addr string, h http.Handler, logger *slog.Logger
 		return err
 	}
 	logger.Info("serving functions", "url", "http://"+ln.Addr().String()+"/functions/v1/")
+	if started != nil {
+		close(started)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -82,6 +82,15 @@ func New(dir string) (*Cluster, error) {
 		if err := os.Chown(abs, int(c.cred.Uid), int(c.cred.Gid)); err != nil {
 			return nil, err
 		}
+		// The postgres user must be able to walk down to the folder.
+		for d := filepath.Dir(abs); ; d = filepath.Dir(d) {
+			if st, err := os.Stat(d); err == nil && st.Mode().Perm()&0o001 == 0 {
+				return nil, fmt.Errorf("the postgres user cannot reach %s: folder %s is not searchable by others (chmod o+x %s)", abs, d, d)
+			}
+			if d == "/" {
+				break
+			}
+		}
 	}
 	return c, nil
 }
@@ -184,4 +193,20 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// Tool returns the path of a PostgreSQL client program (psql, pgbench...):
+// beside the server binaries if there, else on PATH.
+func Tool(name string) (string, error) {
+	if bin, err := FindBin(); err == nil {
+		if p := filepath.Join(bin, name); fileExists(p) {
+			return p, nil
+		}
+	}
+	return exec.LookPath(name)
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
 }

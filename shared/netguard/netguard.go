@@ -20,15 +20,10 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"strings"
 	"syscall"
 	"time"
 )
-
-// EnvAllowCIDRs is the environment variable holding the comma separated allow
-// list (e.g. "127.0.0.0/8" for local development against a PVE on loopback).
-const EnvAllowCIDRs = "PROXMOX_ALLOW_CIDRS"
 
 // ErrForbiddenAddress is wrapped by every refusal, from Check and from dials.
 var ErrForbiddenAddress = errors.New("netguard: forbidden address")
@@ -77,16 +72,6 @@ func New(allowCIDRs []netip.Prefix) *Guard {
 		ControlContext: g.control,
 	}
 	return g
-}
-
-// FromEnv builds a Guard from PROXMOX_ALLOW_CIDRS (empty or unset: no allow
-// list, which is the production default).
-func FromEnv() (*Guard, error) {
-	p, err := ParseCIDRs(os.Getenv(EnvAllowCIDRs))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", EnvAllowCIDRs, err)
-	}
-	return New(p), nil
 }
 
 // ParseCIDRs parses a comma separated list of CIDRs. Blank entries are

@@ -137,20 +137,6 @@ func TestParseCIDRs(t *testing.T) {
 	}
 }
 
-func TestFromEnv(t *testing.T) {
-	t.Setenv(EnvAllowCIDRs, "127.0.0.0/8")
-	g, err := FromEnv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Check(netip.MustParseAddr("127.0.0.1")); err != nil {
-		t.Fatalf("env allow list not applied: %v", err)
-	}
-	t.Setenv(EnvAllowCIDRs, "nope")
-	if _, err := FromEnv(); err == nil {
-		t.Fatal("bad env value accepted")
-	}
-}
 
 // listen starts a loopback TCP listener that accepts and closes connections.
 func listen(t *testing.T) string {

@@ -42,7 +42,8 @@ type Config struct {
 // Needs says which settings a function cannot start without.
 type Needs struct {
 	Database    bool
-	Credentials bool // CREDENTIALS_KEY
+	Credentials bool // CREDENTIALS_KEY (and CREDENTIALS_PREVIOUS_KEYS)
+	ServiceRole bool // SUPABASE_SERVICE_ROLE_KEY: only a function that invites users gets it
 }
 
 // FromEnv reads the configuration; getenv is os.Getenv outside tests.

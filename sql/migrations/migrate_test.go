@@ -15,13 +15,9 @@ import (
 // production does: psql -v ON_ERROR_STOP=1.
 func psqlApply(t *testing.T, db *testdb.DB, name string) {
 	t.Helper()
-	bin, err := pgcluster.FindBin()
+	psql, err := pgcluster.Tool("psql")
 	if err != nil {
 		t.Fatal(err)
-	}
-	psql := filepath.Join(bin, "psql")
-	if _, err := exec.LookPath(psql); err != nil {
-		psql = "psql"
 	}
 	out, err := exec.Command(psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db.URL, "-f", filepath.Join(".", name)).CombinedOutput()
 	if err != nil {

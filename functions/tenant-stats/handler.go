@@ -1,0 +1,214 @@
+// Package tenantstats is the `tenant-stats` function: live totals for a
+// tenant's dashboard (guests, nodes, CPU, memory, storage), the guests and
+// storage behind them, and per-node status. One /cluster/resources call per
+// active server feeds all three actions; calls run concurrently, each under
+// the per-server timeout, and are cached per server for a few seconds with
+// single-flight, so a burst of refreshes costs one Proxmox call per server.
+package tenantstats
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pvetenant/backend/shared/access"
+	"github.com/pvetenant/backend/shared/db"
+	"github.com/pvetenant/backend/shared/fanout"
+	"github.com/pvetenant/backend/shared/httpapi"
+	"github.com/pvetenant/backend/shared/proxmox"
+	"github.com/pvetenant/backend/shared/runtime"
+	"github.com/pvetenant/backend/shared/statscache"
+	"github.com/pvetenant/backend/shared/targets"
+)
+
+// Name is the function's name in URLs.
+const Name = "tenant-stats"
+
+// Needs lists the settings the function cannot start without.
+var Needs = runtime.Needs{Database: true, Credentials: true}
+
+// Actions.
+const (
+	ActionLiveStats     = "get-live-stats"
+	ActionResourceUsage = "get-resource-usage"
+	ActionNodeStatus    = "get-node-status"
+)
+
+const (
+	// fanoutLimit bounds the servers queried at the same time.
+	fanoutLimit = 32
+	// cacheMax bounds the cached per-server answers (one per server
+	// configuration); expired ones are dropped as new ones come in.
+	cacheMax = 1024
+)
+
+type handler struct {
+	d       *runtime.Deps
+	runner  fanout.Runner
+	timeout time.Duration
+	cache   *statscache.Cache[[]proxmox.Resource]
+	now     func() time.Time
+}
+
+// New returns the function's HTTP handler. Its cache lives as long as the
+// handler: one per warm process.
+func New(d *runtime.Deps) http.Handler {
+	timeout := d.Proxmox.Timeout
+	if timeout <= 0 {
+		timeout = proxmox.DefaultTimeout
+	}
+	h := &handler{
+		d:       d,
+		runner:  fanout.Runner{Proxmox: d.Proxmox, Clients: d.Clients, Limit: fanoutLimit},
+		timeout: timeout,
+		cache:   statscache.New[[]proxmox.Resource](d.Config.StatsCacheTTL, cacheMax),
+		now:     time.Now,
+	}
+	return d.Server.Handler(httpapi.Function{
+		Name: Name,
+		Actions: map[string]httpapi.Action{
+			ActionLiveStats:     h.liveStats,
+			ActionResourceUsage: h.resourceUsage,
+			ActionNodeStatus:    h.nodeStatus,
+		},
+		ByMethod: map[string]string{http.MethodGet: ActionLiveStats, http.MethodPost: ActionLiveStats},
+	})
+}
+
+func (h *handler) liveStats(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	p, err := h.poll(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	stats := aggregate(p.data)
+	stats.LastUpdated = p.asOf.UTC().Format(time.RFC3339)
+	stats.ServerStatus = p.health
+	return httpapi.OK(map[string]any{"stats": stats}), nil
+}
+
+func (h *handler) resourceUsage(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	p, err := h.poll(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return httpapi.OK(map[string]any{"resources": resourceUsage(p.data), "servers": p.health}), nil
+}
+
+func (h *handler) nodeStatus(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	p, err := h.poll(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return httpapi.OK(map[string]any{"nodes": nodeStatus(p.data), "servers": p.health}), nil
+}
+
+// polled is every active server's answer for one request.
+type polled struct {
+	data   []serverData
+	health []fanout.Health
+	asOf   time.Time // when the oldest answer used was read from Proxmox
+}
+
+// poll checks that the caller may view the tenant and loads its active
+// servers as the caller — on every request, before any cache is read — then
+// gets each server's /cluster/resources, from the cache or from Proxmox.
+func (h *handler) poll(ctx context.Context, r *httpapi.Request) (polled, error) {
+	tenantID, err := r.Params.RequiredUUID("tenantId")
+	if err != nil {
+		return polled{}, err
+	}
+	var servers []targets.Server
+	err = db.AsUser(ctx, h.d.Pool, r.DB(), func(tx pgx.Tx) error {
+		a, err := access.Load(ctx, tx, r.Caller.UserID, tenantID)
+		if err != nil {
+			return err
+		}
+		if err := a.Require(access.View); err != nil {
+			return err
+		}
+		servers, err = targets.Load(ctx, tx, h.d.Keyring, targets.Filter{TenantID: tenantID, ActiveOnly: true})
+		return err
+	})
+	if err != nil {
+		return polled{}, err
+	}
+
+	// Keep a little of the request's time for summing and writing the
+	// answer, so that servers queued behind the fan-out limit cannot push
+	// it past the request deadline.
+	fctx := ctx
+	if dl, ok := ctx.Deadline(); ok {
+		reserve := min(time.Until(dl)/20, time.Second)
+		var cancel context.CancelFunc
+		fctx, cancel = context.WithDeadline(ctx, dl.Add(-reserve))
+		defer cancel()
+	}
+
+	results := make([]statscache.Result[[]proxmox.Resource], len(servers))
+	answered := make([]bool, len(servers))
+	health := h.runner.Each(fctx, servers, func(ctx context.Context, i int, c *proxmox.Client) error {
+		res, err := h.cache.Get(ctx, servers[i].Key(), func(ctx context.Context) ([]proxmox.Resource, error) {
+			// Shared with other requests, so bounded by the per-server
+			// timeout rather than by whoever asked first.
+			ctx, cancel := context.WithTimeout(ctx, h.timeout)
+			defer cancel()
+			return fetchResources(ctx, c)
+		})
+		if err != nil {
+			return err // this caller ran out of time; the fetch goes on for the others
+		}
+		results[i], answered[i] = res, true
+		return res.Err
+	})
+	if health == nil {
+		health = []fanout.Health{}
+	}
+
+	now := h.now()
+	p := polled{data: make([]serverData, len(servers)), health: health, asOf: now}
+	fromCache := 0
+	for i, s := range servers {
+		p.data[i] = serverData{ID: s.ID, Name: s.Name, Online: health[i].Online()}
+		if !answered[i] {
+			continue
+		}
+		res := results[i]
+		if p.data[i].Online {
+			p.data[i].Resources = res.Value
+		}
+		if res.Fetched.Before(p.asOf) {
+			p.asOf = res.Fetched
+		}
+		// Report the Proxmox call whose answer is used, not the time spent
+		// reading the cache or waiting on another request's call.
+		health[i].LatencyMs = res.Took.Milliseconds()
+		if res.Cached {
+			fromCache++
+			if res.Err != nil {
+				health[i].Error += fmt.Sprintf(" (last checked %ds ago)", int(res.Age(now).Round(time.Second)/time.Second))
+			}
+		}
+	}
+	r.Log.Debug("tenant stats", "servers", len(servers), "from_cache", fromCache)
+	return p, nil
+}
+
+// fetchResources reads /cluster/resources, keeping only the entry types the
+// actions use (guests, nodes, storage), which is also what the cache holds.
+func fetchResources(ctx context.Context, c *proxmox.Client) ([]proxmox.Resource, error) {
+	res, err := c.ClusterResources(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	kept := res[:0]
+	for _, r := range res {
+		switch r.Type {
+		case "qemu", "lxc", "node", "storage":
+			kept = append(kept, r)
+		}
+	}
+	return kept, nil
+}
