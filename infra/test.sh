@@ -1,8 +1,22 @@
 #!/usr/bin/env bash
-# The one test command: installs missing system packages, then runs every
-# Go test (real PostgreSQL, real TLS, real HTTP), vet included.
+# The one test command: installs what is missing (Debian packages, the Lambda
+# emulator, the client tests' node modules), then runs every Go test (real
+# PostgreSQL, real TLS, real HTTP, the emulator, Node and Chromium clients),
+# vet included, and each fuzz target for a short fixed time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 infra/scripts/deps.sh
 go vet ./...
 go test -count=1 -timeout 15m ./...
+
+# Fuzzing, a fixed few seconds per target (FUZZTIME to change it; the
+# committed corpora under testdata/fuzz run in every plain `go test` too).
+FUZZTIME="${FUZZTIME:-8s}"
+for target in \
+  "FuzzParseParams ./shared/httpapi" \
+  "FuzzVerify ./shared/auth" \
+  "FuzzDecoders ./shared/proxmox" \
+  "FuzzEvent ./shared/lambdahttp"; do
+  set -- $target
+  go test -run '^$' -fuzz "^$1\$" -fuzztime "$FUZZTIME" "$2"
+done

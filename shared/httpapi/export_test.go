@@ -1,0 +1,5 @@
+package httpapi
+
+import "github.com/pvetenant/backend/shared/apperr"
+
+var apperrPublic = apperr.Public
