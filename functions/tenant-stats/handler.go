@@ -38,8 +38,6 @@ const (
 )
 
 const (
-	// fanoutLimit bounds the servers queried at the same time.
-	fanoutLimit = 32
 	// cacheMax bounds the cached per-server answers (one per server
 	// configuration); expired ones are dropped as new ones come in.
 	cacheMax = 1024
@@ -62,7 +60,7 @@ func New(d *runtime.Deps) http.Handler {
 	}
 	h := &handler{
 		d:       d,
-		runner:  fanout.Runner{Proxmox: d.Proxmox, Clients: d.Clients, Limit: fanoutLimit},
+		runner:  fanout.Runner{Proxmox: d.Proxmox, Clients: d.Clients},
 		timeout: timeout,
 		cache:   statscache.New[[]proxmox.Resource](d.Config.StatsCacheTTL, cacheMax),
 		now:     time.Now,

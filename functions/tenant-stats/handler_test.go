@@ -543,7 +543,8 @@ func TestCachedFailureIsReportedHonestly(t *testing.T) {
 	if s.Servers != (tenantstats.Counts{Total: 2, Online: 1, Offline: 1}) {
 		t.Fatalf("%+v", s.Servers)
 	}
-	if n := edge.Requests("/cluster/resources"); n > 2 {
+	// Callers that came while the first call was still hanging joined it.
+	if n := edge.Requests("/cluster/resources"); n != 1 {
 		t.Fatalf("the hanging server was asked %d times", n)
 	}
 	edgeCalls := edge.Requests("/cluster/resources")

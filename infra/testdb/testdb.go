@@ -219,3 +219,41 @@ func urlFor(database string) string {
 	u.Path = "/" + database
 	return u.String()
 }
+
+// NewCluster starts a private cluster for one test, with the stand-in and
+// every migration applied to its postgres database, for tests that stop and
+// restart the server. It is stopped and removed when the test ends.
+func NewCluster(t testing.TB) (*pgcluster.Cluster, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "testdb-own-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := pgcluster.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Stop(); _ = os.RemoveAll(dir) })
+	conn, err := pgx.Connect(ctx, c.URL("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if err := ApplyStandIn(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range migrations.All() {
+		if _, err := conn.Exec(ctx, m.SQL); err != nil {
+			t.Fatalf("migration %s: %v", m.Name, err)
+		}
+	}
+	return c, c.URL("postgres")
+}
