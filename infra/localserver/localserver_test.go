@@ -58,4 +58,3 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 		}
 	}
 }
-

@@ -70,7 +70,10 @@ func TestStackFromScratchAndAgain(t *testing.T) {
 	}
 	// Each printed curl command, run by a shell exactly as printed.
 	wants := []func(map[string]any) bool{
-		func(m map[string]any) bool { s, _ := m["stats"].(map[string]any); return s != nil && s["totalVMs"] == float64(9) },
+		func(m map[string]any) bool {
+			s, _ := m["stats"].(map[string]any)
+			return s != nil && s["totalVMs"] == float64(9)
+		},
 		func(m map[string]any) bool { s, _ := m["servers"].([]any); return len(s) == 2 },
 		func(m map[string]any) bool { v, _ := m["vms"].([]any); return len(v) == 5 },
 		func(m map[string]any) bool { return m["role"] == "manager" && m["canControlVms"] == true },

@@ -137,7 +137,6 @@ func TestParseCIDRs(t *testing.T) {
 	}
 }
 
-
 // listen starts a loopback TCP listener that accepts and closes connections.
 func listen(t *testing.T) string {
 	t.Helper()
