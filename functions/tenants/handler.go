@@ -185,7 +185,10 @@ func parseTenantFields(p httpapi.Params) (tenantFields, error) {
 	return f, nil
 }
 
-var errSlugTaken = apperr.New(apperr.Conflict, "Another tenant already uses that slug. Choose another one.").WithCode("slug_taken")
+var (
+	errSlugTaken    = apperr.New(apperr.Conflict, "Another tenant already uses that slug. Choose another one.").WithCode("slug_taken")
+	errCannotRename = apperr.New(apperr.Forbidden, "Only an admin of this tenant can rename it or change its details.")
+)
 
 func (h *handler) create(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 	f, err := parseTenantFields(r.Params)
@@ -195,8 +198,7 @@ func (h *handler) create(ctx context.Context, r *httpapi.Request) (*httpapi.Resp
 	if f.name == nil {
 		return nil, bad("name is required.")
 	}
-	// The tenant starts with an admin, the caller unless someone is named:
-	// a tenant nobody administers could never get a member.
+	// A tenant never starts without an admin: the named user, else the caller.
 	adminID, named, err := r.Params.OptionalUUID("adminUserId")
 	if err != nil {
 		return nil, err
@@ -257,20 +259,17 @@ func (h *handler) update(ctx context.Context, r *httpapi.Request) (*httpapi.Resp
 	if err != nil {
 		return nil, err
 	}
+	// An empty slug or description clears it; name is never empty (parseTenantFields).
 	set, args := []string{}, []any{tenantID}
-	add := func(expr string, v string) {
-		args = append(args, v)
-		set = append(set, strings.ReplaceAll(expr, "?", "$"+strconv.Itoa(len(args))))
+	add := func(col string, v *string) {
+		if v != nil {
+			args = append(args, *v)
+			set = append(set, col+" = nullif($"+strconv.Itoa(len(args))+", '')")
+		}
 	}
-	if f.name != nil {
-		add("name = ?", *f.name)
-	}
-	if f.slug != nil {
-		add("slug = nullif(?, '')", *f.slug)
-	}
-	if f.description != nil {
-		add("description = nullif(?, '')", *f.description)
-	}
+	add("name", f.name)
+	add("slug", f.slug)
+	add("description", f.description)
 	if len(set) == 0 {
 		return nil, bad("Nothing to update: give name, slug or description.")
 	}
@@ -280,8 +279,8 @@ func (h *handler) update(ctx context.Context, r *httpapi.Request) (*httpapi.Resp
 		if err != nil {
 			return err
 		}
-		if err := a.Require(access.ManageMembers); err != nil {
-			return apperr.New(apperr.Forbidden, "Only an admin of this tenant can rename it or change its details.")
+		if !a.Can(access.ManageMembers) {
+			return errCannotRename
 		}
 		tag, err := tx.Exec(ctx, `update public.tenants set `+strings.Join(set, ", ")+` where id = $1`, args...)
 		if pgCode(err) == "23505" {
@@ -291,7 +290,7 @@ func (h *handler) update(ctx context.Context, r *httpapi.Request) (*httpapi.Resp
 			return err
 		}
 		if tag.RowsAffected() != 1 {
-			return apperr.New(apperr.Forbidden, "Only an admin of this tenant can rename it or change its details.")
+			return errCannotRename
 		}
 		t, err = fetchTenant(ctx, tx, r.Caller.UserID, tenantID)
 		return err

@@ -305,7 +305,7 @@ func TestDeleteRefusesWhileServersRemain(t *testing.T) {
 func TestMyPermissions(t *testing.T) {
 	e := newEnv(t)
 	type perms struct {
-		role                                        any
+		role                                       any
 		sys, view, servers, del, users, controlVMs bool
 	}
 	cases := []struct {

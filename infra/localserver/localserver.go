@@ -14,6 +14,7 @@ import (
 	listvms "github.com/pvetenant/backend/functions/list-vms"
 	proxmoxservers "github.com/pvetenant/backend/functions/proxmox-servers"
 	tenantstats "github.com/pvetenant/backend/functions/tenant-stats"
+	"github.com/pvetenant/backend/functions/tenants"
 	"github.com/pvetenant/backend/shared/httpapi"
 	"github.com/pvetenant/backend/shared/runtime"
 )
@@ -29,6 +30,7 @@ type Function struct {
 var Functions = []Function{
 	{proxmoxservers.Name, proxmoxservers.Needs, proxmoxservers.New},
 	{listvms.Name, listvms.Needs, listvms.New},
+	{tenants.Name, tenants.Needs, tenants.New},
 	{tenantstats.Name, tenantstats.Needs, tenantstats.New},
 }
 

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,17 +19,15 @@ import (
 )
 
 // start runs the stack in dir on free ports and returns it once it serves.
-func start(t *testing.T, dir string) (*stack.Stack, *bytes.Buffer, func()) {
+func start(t *testing.T, dir string, fnPort, dbPort int) (*stack.Stack, *bytes.Buffer, func()) {
 	t.Helper()
-	fnPort, _ := pgcluster.FreePort()
-	dbPort, _ := pgcluster.FreePort()
 	ready := make(chan *stack.Stack, 1)
 	out := &bytes.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		done <- stack.Run(ctx, stack.Options{Dir: dir, Addr: fmt.Sprintf("127.0.0.1:%d", fnPort), DBPort: dbPort,
-			Out: out, Ready: ready})
+			Out: out, Ready: ready, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
 	}()
 	select {
 	case st := <-ready:
@@ -58,7 +58,9 @@ func TestStackFromScratchAndAgain(t *testing.T) {
 		}
 	}
 	dir := filepath.Join(base, "local")
-	st, out, stop := start(t, dir)
+	fnPort, _ := pgcluster.FreePort()
+	dbPort, _ := pgcluster.FreePort()
+	st, out, stop := start(t, dir, fnPort, dbPort)
 	if !strings.Contains(out.String(), "applied migration 0001_legacy_schema.sql") {
 		t.Fatalf("migrations not applied on first start:\n%s", out)
 	}
@@ -99,7 +101,7 @@ func TestStackFromScratchAndAgain(t *testing.T) {
 	}
 
 	// Again, on the same folder: nothing re-created, data kept, tokens still valid.
-	st2, out2, stop2 := start(t, dir)
+	st2, out2, stop2 := start(t, dir, fnPort, dbPort)
 	defer stop2()
 	if strings.Contains(out2.String(), "creating PostgreSQL cluster") || strings.Contains(out2.String(), "applied migration") {
 		t.Fatalf("second start re-created the database:\n%s", out2)
