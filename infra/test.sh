@@ -7,7 +7,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 infra/scripts/deps.sh
 go vet ./...
+
+# Every answer and log line the tests capture is recorded for the secrets
+# sweep, which runs after the tests: no secret may appear in any of them.
+SECRET_SWEEP_DIR="$(mktemp -d)"
+export SECRET_SWEEP_DIR
+trap 'rm -rf "$SECRET_SWEEP_DIR"' EXIT
 go test -count=1 -timeout 15m ./...
+go run ./infra/cmd/sweep "$SECRET_SWEEP_DIR"
 
 # Fuzzing, a fixed few seconds per target (FUZZTIME to change it; the
 # committed corpora under testdata/fuzz run in every plain `go test` too).

@@ -11,6 +11,7 @@ import (
 	proxmoxservers "github.com/pvetenant/backend/functions/proxmox-servers"
 	"github.com/pvetenant/backend/infra/functest"
 	"github.com/pvetenant/backend/infra/pvesim"
+	"github.com/pvetenant/backend/infra/sweep"
 	"github.com/pvetenant/backend/infra/testdb"
 )
 
@@ -27,6 +28,7 @@ const (
 )
 
 func newEnv(t *testing.T) *functest.Env {
+	sweep.Register(tokenSecret, password)
 	return functest.New(t, functest.Options{Needs: proxmoxservers.Needs}, proxmoxservers.New)
 }
 

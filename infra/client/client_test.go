@@ -19,6 +19,7 @@ import (
 	"github.com/pvetenant/backend/infra/localserver"
 	"github.com/pvetenant/backend/infra/pgcluster"
 	"github.com/pvetenant/backend/infra/stack"
+	"github.com/pvetenant/backend/infra/sweep"
 	"github.com/pvetenant/backend/shared/runtime"
 )
 
@@ -35,7 +36,8 @@ func TestRealClients(t *testing.T) {
 	dbPort, _ := pgcluster.FreePort()
 	ready := make(chan *stack.Stack, 1)
 	out := &bytes.Buffer{}
-	logger := slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil))
+	logs := &bytes.Buffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -83,6 +85,9 @@ func TestRealClients(t *testing.T) {
 	node.Env = append(os.Environ(), "STACK_JSON="+string(info))
 	res, err := node.CombinedOutput()
 	t.Logf("node --test:\n%s", res)
+	sweep.Register(jwtSecret, credKey)
+	sweep.Record("node-clients", res)
+	defer func() { sweep.Record("client-stack-logs", logs.Bytes()) }()
 	if err != nil {
 		t.Fatalf("node tests failed: %v", err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/pvetenant/backend/infra/pvesim"
+	"github.com/pvetenant/backend/infra/sweep"
 	"github.com/pvetenant/backend/infra/testdb"
 	"github.com/pvetenant/backend/shared/runtime"
 	"github.com/pvetenant/backend/shared/secrets"
@@ -57,6 +58,7 @@ type Env struct {
 	Logs    *SyncBuffer
 	Handler http.Handler
 	Config  runtime.Config
+	answers *SyncBuffer // every answer body, for the secrets sweep
 }
 
 // Options adjust the runtime before the handler is built.
@@ -94,7 +96,15 @@ func New(t testing.TB, o Options, build func(*runtime.Deps) http.Handler) *Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(d.Close)
-	return &Env{T: t, DB: db, Deps: d, Logs: logs, Handler: build(d), Config: cfg}
+	e := &Env{T: t, DB: db, Deps: d, Logs: logs, Handler: build(d), Config: cfg, answers: &SyncBuffer{}}
+	// Everything this test's functions answered and logged goes to the
+	// secrets sweep (infra/sweep) along with the secrets they were given.
+	sweep.Register(cfg.JWTSecret, cfg.CredentialsKey, cfg.ServiceRoleKey)
+	t.Cleanup(func() {
+		sweep.Record(t.Name()+"-answers", []byte(e.answers.String()))
+		sweep.Record(t.Name()+"-logs", []byte(logs.String()))
+	})
+	return e
 }
 
 // Seed creates the users, two tenants and their memberships.
@@ -175,6 +185,7 @@ func (e *Env) Do(req *http.Request) Response {
 	rec := httptest.NewRecorder()
 	e.Handler.ServeHTTP(rec, req)
 	res := Response{Status: rec.Code, Header: rec.Header(), Raw: rec.Body.String()}
+	_, _ = e.answers.Write(append(rec.Body.Bytes(), '\n'))
 	if ct := rec.Header().Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		e.T.Fatalf("content type %q", ct)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/pvetenant/backend/infra/functest"
 	"github.com/pvetenant/backend/infra/pgcluster"
+	"github.com/pvetenant/backend/infra/sweep"
 	"github.com/pvetenant/backend/infra/testdb"
 )
 
@@ -117,6 +118,8 @@ func TestLocalServerWithDatabaseURL(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("did not stop on SIGINT")
 	}
+	sweep.Register("local-secret-1", base64.StdEncoding.EncodeToString(key))
+	sweep.Record("local-server-logs", logs.Bytes())
 	if strings.Contains(logs.String(), "local-secret-1") {
 		t.Fatal("a secret reached the log")
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pvetenant/backend/infra/functest"
 	"github.com/pvetenant/backend/infra/sam"
+	"github.com/pvetenant/backend/infra/sweep"
 	"github.com/pvetenant/backend/infra/testdb"
 )
 
@@ -80,6 +81,7 @@ func TestFunctionsUnderTheEmulator(t *testing.T) {
 		"DatabaseUrl": db.URL, "SupabaseJwtSecret": functest.JWTSecret,
 		"CredentialsKey": base64.StdEncoding.EncodeToString(key), "AllowedOrigins": "https://app.example.com",
 	}
+	sweep.Register(params["CredentialsKey"], functest.JWTSecret)
 	for _, name := range contractFunctions {
 		t.Run(name, func(t *testing.T) {
 			id, ok := tpl.FunctionFor(name)
@@ -101,6 +103,7 @@ func TestFunctionsUnderTheEmulator(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer emu.Stop()
+			defer func() { sweep.Record("emulator-"+name, emu.Output.Bytes()) }()
 			for i, c := range cases(t, name) {
 				for _, format := range []string{"v2", "v1"} {
 					reqID := fmt.Sprintf("rie-%s-%d-%s", name, i, format)

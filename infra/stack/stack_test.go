@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/pvetenant/backend/infra/pgcluster"
 	"github.com/pvetenant/backend/infra/stack"
+	"github.com/pvetenant/backend/infra/sweep"
 )
 
 // start runs the stack in dir on free ports and returns it once it serves.
@@ -23,11 +23,12 @@ func start(t *testing.T, dir string, fnPort, dbPort int) (*stack.Stack, *bytes.B
 	t.Helper()
 	ready := make(chan *stack.Stack, 1)
 	out := &bytes.Buffer{}
+	logs := &bytes.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		done <- stack.Run(ctx, stack.Options{Dir: dir, Addr: fmt.Sprintf("127.0.0.1:%d", fnPort), DBPort: dbPort,
-			Out: out, Ready: ready, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+			Out: out, Ready: ready, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 	}()
 	select {
 	case st := <-ready:
@@ -36,6 +37,10 @@ func start(t *testing.T, dir string, fnPort, dbPort int) (*stack.Stack, *bytes.B
 			if err := <-done; err != nil {
 				t.Errorf("stack stopped with %v", err)
 			}
+			jwtSecret, credKey, _ := stack.Keys(dir)
+			sweep.Register(jwtSecret, credKey)
+			sweep.Record("stack-banner", out.Bytes())
+			sweep.Record("stack-logs", logs.Bytes())
 		}
 	case err := <-done:
 		t.Fatalf("stack did not start: %v\n%s", err, out)
