@@ -246,3 +246,21 @@ func TestPoliciesFollowTheRules(t *testing.T) {
 		t.Fatalf("%d tables without row level security", off)
 	}
 }
+
+// Deleting the account of a tenant's last admin would leave the tenant with
+// none: refused until the tenant is handed over; other accounts go freely.
+func TestDeletingTheLastAdminsAccount(t *testing.T) {
+	db := testdb.Fresh(t)
+	seed(t, db, false)
+	ctx := context.Background()
+	if _, err := db.Pool.Exec(ctx, `delete from auth.users where id = $1`, adminA); err == nil {
+		t.Fatal("deleting the last admin's account succeeded")
+	}
+	if _, err := db.Pool.Exec(ctx, `delete from auth.users where id = $1`, viewerA); err != nil {
+		t.Fatalf("deleting a viewer's account: %v", err)
+	}
+	mustExec(t, db, `update public.user_tenant_assignments set role = 'admin' where user_id = $1`, managerA)
+	if _, err := db.Pool.Exec(ctx, `delete from auth.users where id = $1`, adminA); err != nil {
+		t.Fatalf("deleting a former last admin's account after hand-over: %v", err)
+	}
+}
