@@ -16,6 +16,7 @@ import (
 	"github.com/pvetenant/backend/shared/apperr"
 	"github.com/pvetenant/backend/shared/db"
 	"github.com/pvetenant/backend/shared/fanout"
+	"github.com/pvetenant/backend/shared/guests"
 	"github.com/pvetenant/backend/shared/httpapi"
 	"github.com/pvetenant/backend/shared/proxmox"
 	"github.com/pvetenant/backend/shared/runtime"
@@ -45,26 +46,6 @@ func New(d *runtime.Deps) http.Handler {
 		Actions:  actions,
 		ByMethod: map[string]string{http.MethodGet: "list", http.MethodPost: "list"},
 	})
-}
-
-// VM is one guest as the contract shapes it.
-type VM struct {
-	ServerID   string   `json:"serverId"`
-	ServerName string   `json:"serverName"`
-	Node       string   `json:"node"`
-	VMID       int      `json:"vmid"`
-	Name       string   `json:"name"`
-	Type       string   `json:"type"`
-	Status     string   `json:"status"`
-	Template   bool     `json:"template"`
-	CPU        float64  `json:"cpu"`
-	MaxCPU     float64  `json:"maxcpu"`
-	Mem        int64    `json:"mem"`
-	MaxMem     int64    `json:"maxmem"`
-	Disk       int64    `json:"disk"`
-	MaxDisk    int64    `json:"maxdisk"`
-	Uptime     int64    `json:"uptime"`
-	Tags       []string `json:"tags"`
 }
 
 func guestType(p httpapi.Params, required bool) (string, error) {
@@ -122,19 +103,19 @@ func (h *handler) list(ctx context.Context, r *httpapi.Request) (*httpapi.Respon
 		return nil, err
 	}
 	var mu sync.Mutex
-	vms := []VM{}
+	vms := []guests.VM{}
 	health := h.runner.Each(ctx, servers, func(ctx context.Context, i int, c *proxmox.Client) error {
 		res, err := c.ClusterResources(ctx, "vm")
 		if err != nil {
 			return err
 		}
 		s := servers[i]
-		var mine []VM
+		var mine []guests.VM
 		for _, g := range res {
 			if !g.IsGuest() || (typ != "" && g.Type != typ) {
 				continue
 			}
-			mine = append(mine, toVM(s, g))
+			mine = append(mine, guests.FromResource(s.ID, s.Name, g))
 		}
 		mu.Lock()
 		vms = append(vms, mine...)
@@ -158,16 +139,6 @@ func (h *handler) list(ctx context.Context, r *httpapi.Request) (*httpapi.Respon
 		health = []fanout.Health{}
 	}
 	return httpapi.OK(map[string]any{"vms": vms, "servers": health}), nil
-}
-
-func toVM(s targets.Server, g proxmox.Resource) VM {
-	tags := g.TagList()
-	if tags == nil {
-		tags = []string{}
-	}
-	return VM{ServerID: s.ID, ServerName: s.Name, Node: g.Node, VMID: g.VMID, Name: g.Name, Type: g.Type,
-		Status: g.Status, Template: g.Template, CPU: g.CPU, MaxCPU: g.MaxCPU, Mem: g.Mem, MaxMem: g.MaxMem,
-		Disk: g.Disk, MaxDisk: g.MaxDisk, Uptime: g.Uptime, Tags: tags}
 }
 
 // power starts, stops, shuts down or reboots one guest. The guest must really

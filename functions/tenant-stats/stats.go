@@ -1,6 +1,7 @@
 package tenantstats
 
 import (
+	"github.com/pvetenant/backend/shared/guests"
 	"math"
 	"sort"
 	"strings"
@@ -44,26 +45,6 @@ type ByteUsage struct {
 	Used       int64   `json:"used"`
 	Total      int64   `json:"total"`
 	Percentage float64 `json:"percentage"`
-}
-
-// Guest is a VM or container in get-resource-usage, shaped like list-vms' VM.
-type Guest struct {
-	ServerID   string   `json:"serverId"`
-	ServerName string   `json:"serverName"`
-	Node       string   `json:"node"`
-	VMID       int      `json:"vmid"`
-	Name       string   `json:"name"`
-	Type       string   `json:"type"` // qemu or lxc
-	Status     string   `json:"status"`
-	Template   bool     `json:"template"`
-	CPU        float64  `json:"cpu"`
-	MaxCPU     float64  `json:"maxcpu"`
-	Mem        int64    `json:"mem"`
-	MaxMem     int64    `json:"maxmem"`
-	Disk       int64    `json:"disk"`
-	MaxDisk    int64    `json:"maxdisk"`
-	Uptime     int64    `json:"uptime"`
-	Tags       []string `json:"tags"`
 }
 
 // Storage is one storage as one node reports it, in get-resource-usage.
@@ -213,14 +194,7 @@ func resourceUsage(servers []serverData) []any {
 		for _, r := range sv.Resources {
 			switch {
 			case r.IsGuest():
-				tags := r.TagList()
-				if tags == nil {
-					tags = []string{}
-				}
-				rows = append(rows, row{name: sv.Name, id: sv.ID, node: r.Node, vmid: r.VMID, v: Guest{
-					ServerID: sv.ID, ServerName: sv.Name, Node: r.Node, VMID: r.VMID, Name: r.Name, Type: r.Type,
-					Status: r.Status, Template: r.Template, CPU: r.CPU, MaxCPU: r.MaxCPU, Mem: r.Mem, MaxMem: r.MaxMem,
-					Disk: r.Disk, MaxDisk: r.MaxDisk, Uptime: r.Uptime, Tags: tags}})
+				rows = append(rows, row{name: sv.Name, id: sv.ID, node: r.Node, vmid: r.VMID, v: guests.FromResource(sv.ID, sv.Name, r)})
 			case r.Type == "storage":
 				content := strings.FieldsFunc(r.Content, func(c rune) bool { return c == ',' || c == ' ' })
 				if content == nil {

@@ -3,6 +3,7 @@ package tenantstats
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/pvetenant/backend/shared/guests"
 	"reflect"
 	"strings"
 	"testing"
@@ -180,7 +181,7 @@ func TestFractionsAndRounding(t *testing.T) {
 		t.Fatalf("%+v", got)
 	}
 	g := resourceUsage([]serverData{online("x", res)})
-	if len(g) != 2 || g[0].(Guest).MaxCPU != 1.5 {
+	if len(g) != 2 || g[0].(guests.VM).MaxCPU != 1.5 {
 		t.Fatalf("resources %+v", g)
 	}
 	// A fractional node total (nested or odd reports) stays fractional:
@@ -218,11 +219,11 @@ func TestResourceUsageAndNodeStatusShapes(t *testing.T) {
 	res := resourceUsage(data)
 	// 7 guests (templates included) and 7 storage entries (every node's
 	// view, whatever its status); nothing of the offline server.
-	var guests, storages int
+	var nGuests, storages int
 	for i, r := range res {
 		switch v := r.(type) {
-		case Guest:
-			guests++
+		case guests.VM:
+			nGuests++
 			if storages > 0 {
 				t.Fatalf("guest after storage at %d", i)
 			}
@@ -236,8 +237,8 @@ func TestResourceUsageAndNodeStatusShapes(t *testing.T) {
 			}
 		}
 	}
-	if guests != 7 || storages != 7 {
-		t.Fatalf("%d guests, %d storage entries", guests, storages)
+	if nGuests != 7 || storages != 7 {
+		t.Fatalf("%d guests, %d storage entries", nGuests, storages)
 	}
 	b, _ := json.Marshal(res)
 	for _, f := range []string{
