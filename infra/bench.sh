@@ -15,6 +15,8 @@ echo "== Lambda: binary size and cold start under the emulator (median of 7)"
 go test -run '^$' -bench ColdStart -benchtime 7x ./infra/sam/
 echo "== building blocks"
 go test -run '^$' -bench . -benchmem ./shared/auth/ ./shared/secrets/ ./shared/proxmox/
+echo "== warm-cache get-live-stats over real HTTP on the local stack"
+go run ./infra/cmd/load -duration 10s -clients 8 -only "tenant-stats get-live-stats"
 echo "== load: mixed traffic over the four functions"
 go run ./infra/cmd/load -duration "${LOAD_DURATION:-30s}" -clients "${LOAD_CLIENTS:-16}"
 echo "== fuzzing, ${LONG_FUZZTIME:=60s} per target"

@@ -211,20 +211,30 @@ func TestOneServerDownStillAnswers(t *testing.T) {
 
 func TestFailuresBecomeServerHealth(t *testing.T) {
 	cases := []struct {
-		name  string
-		fault pvesim.Fault
-		want  string
+		name   string
+		fault  pvesim.Fault
+		rotate bool // the server presents a new certificate (the pin no longer matches)
+		want   string
 	}{
-		{"401", pvesim.Fault{Unauthorized: true}, "auth_error"},
-		{"500", pvesim.Fault{Status: 500}, "error"},
-		{"595", pvesim.Fault{Status: 595}, "offline"},
-		{"malformed JSON", pvesim.Fault{MalformedJSON: true}, "error"},
-		{"hang", pvesim.Fault{Hang: true}, "timeout"},
+		{"401", pvesim.Fault{Unauthorized: true}, false, "auth_error"},
+		{"500", pvesim.Fault{Status: 500}, false, "error"},
+		{"503", pvesim.Fault{Status: 503}, false, "error"},
+		{"595", pvesim.Fault{Status: 595}, false, "offline"},
+		{"596", pvesim.Fault{Status: 596}, false, "offline"},
+		{"malformed JSON", pvesim.Fault{MalformedJSON: true}, false, "error"},
+		{"hang", pvesim.Fault{Hang: true}, false, "timeout"},
+		{"slower than the timeout", pvesim.Fault{Latency: 10 * time.Second}, false, "timeout"},
+		{"changed certificate", pvesim.Fault{}, true, "tls_error"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			w := newWorld(t, 0)
 			w.edge.SetFault(c.fault)
+			if c.rotate {
+				if err := w.edge.RotateCertificate(); err != nil {
+					t.Fatal(err)
+				}
+			}
 			s := liveStats(t, functest.Expect(t, w.call(functest.ViewerA, ""), 200))
 			h := healthByName(s)
 			if h["edge"]["status"] != c.want || h["edge"]["error"] == "" {

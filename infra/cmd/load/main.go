@@ -41,14 +41,15 @@ type kind struct {
 func main() {
 	duration := flag.Duration("duration", 30*time.Second, "how long to send traffic")
 	clients := flag.Int("clients", 16, "concurrent clients")
+	only := flag.String("only", "", "send only the request kind with this name (e.g. \"tenant-stats get-live-stats\")")
 	flag.Parse()
-	if err := run(*duration, *clients); err != nil {
+	if err := run(*duration, *clients, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
 }
 
-func run(duration time.Duration, clients int) error {
+func run(duration time.Duration, clients int, only string) error {
 	base, err := os.MkdirTemp("", "load-*")
 	if err != nil {
 		return err
@@ -106,6 +107,18 @@ func run(duration time.Duration, clients int) error {
 		{"stranger reads stats (refused)", 5, "bob@globex.test", func(*stack.Stack, *rand.Rand) map[string]any {
 			return map[string]any{"action": "get-live-stats", "tenantId": acme}
 		}, "tenant-stats", map[int]bool{404: true}},
+	}
+	if only != "" {
+		var picked []kind
+		for _, k := range kinds {
+			if k.name == only {
+				picked = append(picked, k)
+			}
+		}
+		if len(picked) == 0 {
+			return fmt.Errorf("no request kind named %q", only)
+		}
+		kinds = picked
 	}
 	total := 0
 	for _, k := range kinds {
