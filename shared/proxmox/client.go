@@ -182,6 +182,9 @@ func NewClient(t Target, o Options) (*Client, error) {
 		guard = netguard.New(nil)
 	}
 
+	if pin == nil && !t.VerifyTLS {
+		return nil, &Error{Kind: ErrTLS, detail: "TLS verification is off and no certificate fingerprint is pinned: pin the server's fingerprint or turn verification on"}
+	}
 	tc, mode := buildTLSConfig(t, pin, c.recordFingerprint)
 	c.tlsMode = mode
 	tr := &http.Transport{
@@ -224,7 +227,7 @@ func NewClient(t Target, o Options) (*Client, error) {
 	return c, nil
 }
 
-// TLSMode returns TLSModePinned, TLSModeVerified or TLSModeInsecure.
+// TLSMode returns TLSModePinned or TLSModeVerified.
 func (c *Client) TLSMode() string { return c.tlsMode }
 
 // LastFingerprint returns the SHA-256 leaf fingerprint (uppercase colon hex)

@@ -84,11 +84,22 @@ func debugLogger() (*slog.Logger, *syncBuffer) {
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
 }
 
-// tokenTarget points at srv with token auth and insecure TLS unless changed.
+// tokenTarget points at srv with token auth, pinned to srv's certificate.
 func tokenTarget(t testing.TB, srv *httptest.Server) Target {
 	h, p := hostPort(t, srv)
-	return Target{Host: h, Port: p, TokenID: testTokenID, TokenSecret: testTokenSecret}
+	return Target{Host: h, Port: p, TokenID: testTokenID, TokenSecret: testTokenSecret, Fingerprint: pinOf(srv)}
 }
+
+// pinOf is the fingerprint of srv's certificate, or of nothing for a plain server.
+func pinOf(srv *httptest.Server) string {
+	if srv.Certificate() == nil {
+		return anyPin
+	}
+	return certFingerprint(srv.Certificate())
+}
+
+// anyPin pins a certificate no server has: for tests about anything but TLS.
+var anyPin = strings.Repeat("AB:", 31) + "AB"
 
 func newTestClient(t testing.TB, tg Target, timeout time.Duration) (*Client, *syncBuffer) {
 	t.Helper()
@@ -274,7 +285,7 @@ func TestTicketRejectedSessionRelogin(t *testing.T) {
 	f := &fakeTicketServer{t: t}
 	srv := newTLSServer(t, f)
 	h, p := hostPort(t, srv)
-	c, logs := newTestClient(t, Target{Host: h, Port: p, Username: testUser, Password: testPassword}, 0)
+	c, logs := newTestClient(t, Target{Host: h, Port: p, Username: testUser, Password: testPassword, Fingerprint: pinOf(srv)}, 0)
 	ctx := context.Background()
 	if _, err := c.Version(ctx); err != nil {
 		t.Fatal(err)
@@ -296,7 +307,7 @@ func TestTicketAndCSRFFlow(t *testing.T) {
 	f := &fakeTicketServer{t: t}
 	srv := newTLSServer(t, f)
 	h, p := hostPort(t, srv)
-	c, logs := newTestClient(t, Target{Host: h, Port: p, Username: testUser, Password: testPassword}, 0)
+	c, logs := newTestClient(t, Target{Host: h, Port: p, Username: testUser, Password: testPassword, Fingerprint: pinOf(srv)}, 0)
 
 	if _, err := c.Version(context.Background()); err != nil {
 		t.Fatalf("Version: %v", err)
@@ -334,7 +345,7 @@ func TestTicketLoginFailure(t *testing.T) {
 	f := &fakeTicketServer{t: t}
 	srv := newTLSServer(t, f)
 	h, p := hostPort(t, srv)
-	c, logs := newTestClient(t, Target{Host: h, Port: p, Username: testUser, Password: "wrong-password"}, 0)
+	c, logs := newTestClient(t, Target{Host: h, Port: p, Username: testUser, Password: "wrong-password", Fingerprint: pinOf(srv)}, 0)
 	_, err := c.Version(context.Background())
 	e := assertStatus(t, err, StatusAuthError)
 	if e.HTTPStatus != 401 || !strings.Contains(Describe(err), "login failed") {
@@ -410,7 +421,7 @@ func TestTLSModes(t *testing.T) {
 
 	t.Run("unknown CA with VerifyTLS", func(t *testing.T) {
 		tg := tokenTarget(t, srv)
-		tg.VerifyTLS = true
+		tg.Fingerprint, tg.VerifyTLS = "", true
 		c, _ := newTestClient(t, tg, 0)
 		res, err := c.Probe(context.Background())
 		e := assertStatus(t, err, StatusTLSError)
@@ -424,7 +435,7 @@ func TestTLSModes(t *testing.T) {
 
 	t.Run("VerifyTLS with RootCAs", func(t *testing.T) {
 		tg := tokenTarget(t, srv)
-		tg.VerifyTLS = true
+		tg.Fingerprint, tg.VerifyTLS = "", true
 		tg.RootCAs = x509.NewCertPool()
 		tg.RootCAs.AddCert(srv.Certificate())
 		c, _ := newTestClient(t, tg, 0)
@@ -441,7 +452,7 @@ func TestTLSModes(t *testing.T) {
 		// httptest's certificate covers 127.0.0.1 and example.com, not localhost.
 		tg := tokenTarget(t, srv)
 		tg.Host = "localhost"
-		tg.VerifyTLS = true
+		tg.Fingerprint, tg.VerifyTLS = "", true
 		tg.RootCAs = x509.NewCertPool()
 		tg.RootCAs.AddCert(srv.Certificate())
 		c, _ := newTestClient(t, tg, 0)
@@ -452,14 +463,12 @@ func TestTLSModes(t *testing.T) {
 		}
 	})
 
-	t.Run("insecure still reports fingerprint", func(t *testing.T) {
-		c, _ := newTestClient(t, tokenTarget(t, srv), 0)
-		res, err := c.Probe(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.TLSMode != TLSModeInsecure || res.Fingerprint != realFP || res.LatencyMS < 0 {
-			t.Errorf("probe = %+v", res)
+	t.Run("neither verified nor pinned is refused before connecting", func(t *testing.T) {
+		h, p := hostPort(t, srv)
+		_, err := NewClient(Target{Host: h, Port: p, TokenID: testTokenID, TokenSecret: testTokenSecret}, Options{Guard: allowLoopback(t)})
+		assertStatus(t, err, StatusTLSError)
+		if fp, err := PeekFingerprint(context.Background(), h, p, Options{Guard: allowLoopback(t)}); err != nil || fp != realFP {
+			t.Errorf("PeekFingerprint = %q, %v; want %s", fp, err, realFP)
 		}
 	})
 
@@ -467,7 +476,7 @@ func TestTLSModes(t *testing.T) {
 		plain := httptest.NewServer(handler)
 		defer plain.Close()
 		h, p := hostPort(t, plain)
-		c, _ := newTestClient(t, Target{Host: h, Port: p, TokenID: testTokenID, TokenSecret: testTokenSecret}, 0)
+		c, _ := newTestClient(t, Target{Host: h, Port: p, TokenID: testTokenID, TokenSecret: testTokenSecret, Fingerprint: anyPin}, 0)
 		_, err := c.Version(context.Background())
 		assertStatus(t, err, StatusTLSError)
 	})
@@ -658,7 +667,7 @@ func TestClosedPort(t *testing.T) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	c, _ := newTestClient(t, Target{Host: "127.0.0.1", Port: port, TokenID: testTokenID, TokenSecret: testTokenSecret}, 0)
+	c, _ := newTestClient(t, Target{Host: "127.0.0.1", Port: port, TokenID: testTokenID, TokenSecret: testTokenSecret, Fingerprint: anyPin}, 0)
 	_, err = c.Version(context.Background())
 	assertStatus(t, err, StatusOffline)
 	if Describe(err) != "connection refused" || !errors.Is(err, ErrUnreachable) {
@@ -677,7 +686,7 @@ func TestGuardRefusal(t *testing.T) {
 		t.Run(host, func(t *testing.T) {
 			log, logs := debugLogger()
 			// No Guard in Options: the default refuses loopback.
-			c, err := NewClient(Target{Host: host, Port: port, TokenID: testTokenID, TokenSecret: testTokenSecret}, Options{Logger: log})
+			c, err := NewClient(Target{Host: host, Port: port, TokenID: testTokenID, TokenSecret: testTokenSecret, Fingerprint: anyPin}, Options{Logger: log})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -933,8 +942,8 @@ func TestNoSecretsAnywhere(t *testing.T) {
 		tg    Target
 		guard *netguard.Guard
 	}{
-		"refused": {Target{Host: "127.0.0.1", Port: port}, allowLoopback(t)},
-		"guard":   {Target{Host: "127.0.0.1", Port: port}, netguard.New(nil)},
+		"refused": {Target{Host: "127.0.0.1", Port: port, Fingerprint: anyPin}, allowLoopback(t)},
+		"guard":   {Target{Host: "127.0.0.1", Port: port, Fingerprint: anyPin}, netguard.New(nil)},
 		"pin":     {Target{Host: oh, Port: op, Fingerprint: strings.Repeat("AB:", 31) + "AB"}, allowLoopback(t)},
 		"verify":  {Target{Host: oh, Port: op, VerifyTLS: true}, allowLoopback(t)},
 	}
@@ -960,7 +969,7 @@ func TestNoSecretsAnywhere(t *testing.T) {
 }
 
 func TestNewClientValidation(t *testing.T) {
-	ok := Target{Host: "pve.example.com", TokenID: testTokenID, TokenSecret: testTokenSecret}
+	ok := Target{Host: "pve.example.com", TokenID: testTokenID, TokenSecret: testTokenSecret, Fingerprint: anyPin}
 	bad := map[string]func(*Target){
 		"empty host":       func(t *Target) { t.Host = "" },
 		"scheme":           func(t *Target) { t.Host = "https://pve.example.com" },

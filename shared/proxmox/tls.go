@@ -14,7 +14,6 @@ import (
 const (
 	TLSModePinned   = "pinned"   // Fingerprint set: leaf SHA-256 must match; chain not checked
 	TLSModeVerified = "verified" // VerifyTLS: normal chain + host name verification
-	TLSModeInsecure = "insecure" // neither: any certificate accepted (user's choice), fingerprint still reported
 )
 
 // ParseFingerprint parses a SHA-256 certificate fingerprint written as colon
@@ -64,8 +63,9 @@ func certFingerprint(c *x509.Certificate) string {
 //   - VerifyTLS: standard verification (system roots or RootCAs). On failure
 //     the leaf is still recoverable from tls.CertificateVerificationError,
 //     which classifyCause uses so the UI can offer to pin it.
-//   - Neither: the user chose not to verify. We connect, but still record
-//     the fingerprint so "test connection" can show it for pinning.
+//   - Neither: refused before any connection (NewClient). Credentials never
+//     travel over TLS that nothing verifies; PeekFingerprint shows the
+//     certificate, without sending anything, so the user can pin it.
 func buildTLSConfig(t Target, pin []byte, record func(string)) (*tls.Config, string) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	seen := func(cs tls.ConnectionState) ([]byte, bool) {
@@ -97,12 +97,6 @@ func buildTLSConfig(t Target, pin []byte, record func(string)) (*tls.Config, str
 			return nil
 		}
 		return tc, TLSModeVerified
-	default:
-		tc.InsecureSkipVerify = true //nolint:gosec // user explicitly disabled verification; fingerprint is still reported
-		tc.VerifyConnection = func(cs tls.ConnectionState) error {
-			seen(cs)
-			return nil
-		}
-		return tc, TLSModeInsecure
 	}
+	return nil, ""
 }

@@ -132,7 +132,7 @@ type ProbeResult struct {
 	NodesOnline int     `json:"nodes_online"`
 	LatencyMS   int64   `json:"latency_ms"`  // round trip of GET /version
 	Fingerprint string  `json:"fingerprint"` // SHA-256 of the TLS leaf, uppercase colon hex
-	TLSMode     string  `json:"tls_mode"`    // pinned, verified, insecure
+	TLSMode     string  `json:"tls_mode"`    // pinned or verified
 }
 
 // DecodeStats reports how tolerant decoding went. Problems holds at most a
