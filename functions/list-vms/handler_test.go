@@ -1,6 +1,9 @@
 package listvms_test
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"os"
@@ -13,6 +16,7 @@ import (
 	"github.com/pvetenant/backend/infra/functest"
 	"github.com/pvetenant/backend/infra/pvesim"
 	"github.com/pvetenant/backend/infra/testdb"
+	"github.com/pvetenant/backend/shared/secrets"
 )
 
 func TestMain(m *testing.M) { os.Exit(testdb.Run(m)) }
@@ -271,4 +275,70 @@ func TestPowerActions(t *testing.T) {
 	// A hanging server: 504.
 	w.lab.SetFault(pvesim.Fault{Hang: true})
 	functest.Expect(t, action(functest.ManagerA, "start", nil), 504)
+}
+
+// Credentials moved from the legacy plain columns by migration 0003 work,
+// and the first request that uses them seals them and clears the plaintext.
+func TestLegacyPlaintextIsSealedOnFirstUse(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	if _, err := w.e.DB.Pool.Exec(ctx, `update private.proxmox_server_credentials
+		set sealed = null, key_id = null, legacy_plaintext = jsonb_build_object('tokenId', $2::text, 'tokenSecret', $3::text)
+		where server_id = $1`, w.labID, pvesim.PresetTokenID, pvesim.PresetTokenSecret); err != nil {
+		t.Fatal(err)
+	}
+	res := functest.Expect(t, w.e.Call(functest.ViewerA, http.MethodPost, fn, obj{"tenantId": functest.TenantA, "serverId": w.labID}), 200)
+	if health(t, res)["lab"]["status"] != "online" {
+		t.Fatalf("legacy credentials did not work: %s", res.Raw)
+	}
+	var sealed []byte
+	var keyID string
+	var plain *string
+	if err := w.e.DB.Pool.QueryRow(ctx, `select sealed, key_id, legacy_plaintext::text from private.proxmox_server_credentials where server_id = $1`,
+		w.labID).Scan(&sealed, &keyID, &plain); err != nil {
+		t.Fatal(err)
+	}
+	if plain != nil || keyID != w.e.Deps.Keyring.CurrentID() {
+		t.Fatalf("not sealed on first use: plaintext %v, key %q", plain, keyID)
+	}
+	if c, err := w.e.Deps.Keyring.OpenCredentials(w.labID, keyID, sealed); err != nil || c.TokenSecret != pvesim.PresetTokenSecret {
+		t.Fatalf("sealed legacy credentials do not open: %v", err)
+	}
+}
+
+// After a key rotation (new CREDENTIALS_KEY, the old one in
+// CREDENTIALS_PREVIOUS_KEYS), credentials sealed under the old key still
+// work and are resealed under the new one by the first request using them.
+func TestRotatedKeyIsResealedOnUse(t *testing.T) {
+	oldKey := make([]byte, 32)
+	_, _ = rand.Read(oldKey)
+	old := base64.StdEncoding.EncodeToString(oldKey)
+	e := functest.New(t, functest.Options{Needs: listvms.Needs, Configure: func(c *functest.Config) {
+		c.CredentialsPrevious = old
+	}}, listvms.New)
+	sim := pvesim.NewTestSim(t, pvesim.MustPreset("standalone"))
+	id := e.AddServer(functest.TenantA, "edge", sim, functest.ServerOpts{})
+	oldRing, err := secrets.ParseKeyring(old, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldID, blob, err := oldRing.SealCredentials(id, secrets.Credentials{TokenID: pvesim.PresetTokenID, TokenSecret: pvesim.PresetTokenSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := e.DB.Pool.Exec(ctx, `update private.proxmox_server_credentials set key_id = $2, sealed = $3 where server_id = $1`, id, oldID, blob); err != nil {
+		t.Fatal(err)
+	}
+	res := functest.Expect(t, e.Call(functest.ViewerA, http.MethodPost, fn, obj{"tenantId": functest.TenantA}), 200)
+	if health(t, res)["edge"]["status"] != "online" {
+		t.Fatalf("credentials under the previous key: %s", res.Raw)
+	}
+	var keyID string
+	if err := e.DB.Pool.QueryRow(ctx, `select key_id from private.proxmox_server_credentials where server_id = $1`, id).Scan(&keyID); err != nil {
+		t.Fatal(err)
+	}
+	if keyID != e.Deps.Keyring.CurrentID() || keyID == oldID {
+		t.Fatalf("still sealed under %s, want the current key %s", keyID, e.Deps.Keyring.CurrentID())
+	}
 }

@@ -144,6 +144,16 @@ func openCredentials(ctx context.Context, tx pgx.Tx, kr *secrets.Keyring, server
 				s.fail(proxmox.StatusAuthError, "the stored credentials cannot be opened with the current key; enter them again")
 				continue
 			}
+			if kr.NeedsReseal(deref(row.keyID)) {
+				// Sealed under a previous key: move it to the current one.
+				keyID, blob, err := kr.SealCredentials(s.ID, c)
+				if err != nil {
+					return err
+				}
+				if _, err := tx.Exec(ctx, `select private.reseal_server_credentials($1, $2, $3, $4)`, s.ID, deref(row.keyID), keyID, blob); err != nil {
+					return err
+				}
+			}
 		}
 		s.Target.TokenID, s.Target.TokenSecret = c.TokenID, c.TokenSecret
 		s.Target.Username, s.Target.Password = c.Username, c.Password
