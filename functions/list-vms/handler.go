@@ -135,9 +135,6 @@ func (h *handler) list(ctx context.Context, r *httpapi.Request) (*httpapi.Respon
 		}
 		return a.VMID < b.VMID
 	})
-	if health == nil {
-		health = []fanout.Health{}
-	}
 	return httpapi.OK(map[string]any{"vms": vms, "servers": health}), nil
 }
 

@@ -121,19 +121,12 @@ func (h *handler) list(ctx context.Context, r *httpapi.Request) (*httpapi.Respon
 		if _, err := access.Load(ctx, tx, r.Caller.UserID, tenantID); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `select `+columns+` from public.proxmox_servers s
+		servers, err = db.List(ctx, tx, scanServer, `select `+columns+` from public.proxmox_servers s
 			where s.tenant_id = $1 order by s.created_at desc, s.id`, tenantID)
-		if err != nil {
-			return err
-		}
-		servers, err = pgx.CollectRows(rows, scanServer)
 		return err
 	})
 	if err != nil {
 		return nil, err
-	}
-	if servers == nil {
-		servers = []Server{}
 	}
 	return httpapi.OK(map[string]any{"servers": servers}), nil
 }

@@ -161,9 +161,6 @@ func (h *handler) poll(ctx context.Context, r *httpapi.Request) (polled, error) 
 		results[i], answered[i] = res, true
 		return res.Err
 	})
-	if health == nil {
-		health = []fanout.Health{}
-	}
 
 	now := h.now()
 	p := polled{data: make([]serverData, len(servers)), health: health, asOf: now}

@@ -52,24 +52,17 @@ func (h *handler) listAudit(ctx context.Context, r *httpapi.Request) (*httpapi.R
 		if _, err := manage(ctx, tx, r, tenantID); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `select l.id, l.tenant_id::text, l.actor_id::text, l.action, l.target_type, l.target_id,
+		entries, err = db.List(ctx, tx, pgx.RowToStructByPos[AuditEntry], `select l.id, l.tenant_id::text, l.actor_id::text, l.action, l.target_type, l.target_id,
 				l.before, l.after, l.created_at
 			from public.audit_log l
 			where l.tenant_id = $1
 			  and ($2::bigint is null or (l.created_at, l.id) < (select c.created_at, c.id from public.audit_log c where c.id = $2))
 			order by l.created_at desc, l.id desc
 			limit $3`, tenantID, cursor, limit)
-		if err != nil {
-			return err
-		}
-		entries, err = pgx.CollectRows(rows, pgx.RowToStructByPos[AuditEntry])
 		return err
 	})
 	if err != nil {
 		return nil, err
-	}
-	if entries == nil {
-		entries = []AuditEntry{}
 	}
 	return httpapi.OK(map[string]any{"entries": entries}), nil
 }

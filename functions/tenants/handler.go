@@ -111,18 +111,12 @@ func (h *handler) list(ctx context.Context, r *httpapi.Request) (*httpapi.Respon
 	var tenants []Tenant
 	err := db.AsUser(ctx, h.d.Pool, r.DB(), func(tx pgx.Tx) error {
 		// RLS decides which rows: a member's tenants, every tenant for a system admin.
-		rows, err := tx.Query(ctx, `select `+tenantColumns+` from public.tenants t order by lower(t.name), t.id`, r.Caller.UserID)
-		if err != nil {
-			return err
-		}
-		tenants, err = pgx.CollectRows(rows, scanTenant)
+		var err error
+		tenants, err = db.List(ctx, tx, scanTenant, `select `+tenantColumns+` from public.tenants t order by lower(t.name), t.id`, r.Caller.UserID)
 		return err
 	})
 	if err != nil {
 		return nil, err
-	}
-	if tenants == nil {
-		tenants = []Tenant{}
 	}
 	return httpapi.OK(map[string]any{"tenants": tenants}), nil
 }

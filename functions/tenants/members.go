@@ -106,18 +106,11 @@ func (h *handler) listUsers(ctx context.Context, r *httpapi.Request) (*httpapi.R
 		if _, err := access.Load(ctx, tx, r.Caller.UserID, tenantID); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, assignmentQuery+` where a.tenant_id = $1 order by a.created_at, a.id`, tenantID)
-		if err != nil {
-			return err
-		}
-		users, err = pgx.CollectRows(rows, scanAssignment)
+		users, err = db.List(ctx, tx, scanAssignment, assignmentQuery+` where a.tenant_id = $1 order by a.created_at, a.id`, tenantID)
 		return err
 	})
 	if err != nil {
 		return nil, err
-	}
-	if users == nil {
-		users = []Assignment{}
 	}
 	return httpapi.OK(map[string]any{"users": users}), nil
 }
@@ -310,19 +303,12 @@ func (h *handler) lookupUsers(ctx context.Context, r *httpapi.Request) (*httpapi
 		if _, err := manage(ctx, tx, r, tenantID); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `select id::text, email, full_name, username, avatar_url
+		users, err = db.List(ctx, tx, pgx.RowToStructByPos[Profile], `select id::text, email, full_name, username, avatar_url
 			from private.lookup_users($1::uuid, $2::text)`, tenantID, query)
-		if err != nil {
-			return err
-		}
-		users, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Profile])
 		return err
 	})
 	if err != nil {
 		return nil, err
-	}
-	if users == nil {
-		users = []Profile{}
 	}
 	return httpapi.OK(map[string]any{"users": users}), nil
 }

@@ -185,9 +185,6 @@ func newDB(t testing.TB, from string) *DB {
 	return db
 }
 
-// ServerURL is the superuser URL of the test server's maintenance database.
-func ServerURL() string { return serverURL }
-
 // Cluster is the throwaway cluster, or nil when DATABASE_URL was used.
 func Cluster() *pgcluster.Cluster { return cluster }
 

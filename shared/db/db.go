@@ -133,3 +133,17 @@ func isConnectionError(err error) bool {
 	}
 	return pgconn.SafeToRetry(err) || errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
 }
+
+// List runs a query in tx and scans every row with scan. It never returns a
+// nil slice on success, so an empty list answers [] in JSON, not null.
+func List[T any](ctx context.Context, tx pgx.Tx, scan pgx.RowToFunc[T], sql string, args ...any) ([]T, error) {
+	rows, err := tx.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	out, err := pgx.CollectRows(rows, scan)
+	if err == nil && out == nil {
+		out = []T{}
+	}
+	return out, err
+}

@@ -200,3 +200,24 @@ func TestThroughPgbouncerTransactionMode(t *testing.T) {
 		t.Fatalf("role leaked past a transaction through the pooler: %s %v", who, err)
 	}
 }
+
+// List answers an empty, non-nil slice for no rows, so JSON says [] not null.
+func TestListNeverNil(t *testing.T) {
+	d := testdb.Fresh(t)
+	ctx := context.Background()
+	pool, err := db.Open(ctx, d.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	err = db.AsUser(ctx, pool, caller(userA), func(tx pgx.Tx) error {
+		names, err := db.List(ctx, tx, pgx.RowTo[string], `select name from public.tenants`)
+		if err == nil && (names == nil || len(names) != 0) {
+			t.Fatalf("no rows gave %#v", names)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"math"
 	"net/url"
 	"strconv"
@@ -21,9 +20,6 @@ import (
 type Params struct {
 	m map[string]any
 }
-
-// NewParams builds Params from a map, for tests and internal callers.
-func NewParams(m map[string]any) Params { return Params{m: m} }
 
 func parseParams(body []byte, query url.Values) (Params, error) {
 	p := Params{m: map[string]any{}}
@@ -213,13 +209,4 @@ func (p Params) OneOf(name, def string, allowed ...string) (string, error) {
 		}
 	}
 	return "", invalid("%s must be one of %s.", name, strings.Join(allowed, ", "))
-}
-
-// Describe lists the given parameter names, for logs (never values).
-func (p Params) Describe() string {
-	names := make([]string, 0, len(p.m))
-	for k := range p.m {
-		names = append(names, k)
-	}
-	return fmt.Sprint(names)
 }
