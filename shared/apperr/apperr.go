@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // Kind is what went wrong, as far as the caller is concerned.
@@ -24,6 +25,7 @@ const (
 	BadGateway                   // a Proxmox server failed
 	GatewayTimeout               // a Proxmox server did not answer in time
 	Unavailable                  // the database is down
+	TooManyRequests              // a fleet-wide limit was reached; RetryAfter says when to come back
 )
 
 var statuses = map[Kind]int{
@@ -38,6 +40,7 @@ var statuses = map[Kind]int{
 	BadGateway:       http.StatusBadGateway,
 	GatewayTimeout:   http.StatusGatewayTimeout,
 	Unavailable:      http.StatusServiceUnavailable,
+	TooManyRequests:  http.StatusTooManyRequests,
 }
 
 var defaultCodes = map[Kind]string{
@@ -52,6 +55,7 @@ var defaultCodes = map[Kind]string{
 	BadGateway:       "proxmox_error",
 	GatewayTimeout:   "proxmox_timeout",
 	Unavailable:      "database_unavailable",
+	TooManyRequests:  "rate_limited",
 }
 
 // Error is a failure with a sentence for a person and a snake_case code for
@@ -61,6 +65,9 @@ type Error struct {
 	Code    string
 	Message string
 	Err     error
+	// RetryAfter, when positive, is sent as Retry-After (whole seconds,
+	// rounded up) so clients know when a 429 or 503 is worth retrying.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -87,6 +94,22 @@ func (e *Error) WithCode(code string) *Error {
 	c := *e
 	c.Code = code
 	return &c
+}
+
+// WithRetryAfter returns a copy of e that tells the caller to wait d.
+func (e *Error) WithRetryAfter(d time.Duration) *Error {
+	c := *e
+	c.RetryAfter = d
+	return &c
+}
+
+// RetryAfterOf is the wait err asks of the caller, 0 when none.
+func RetryAfterOf(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) && e.Kind != Internal {
+		return e.RetryAfter
+	}
+	return 0
 }
 
 // Wrap returns an Error of kind that keeps err as its cause.

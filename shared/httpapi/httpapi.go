@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -217,6 +218,9 @@ func writeAnswer(w http.ResponseWriter, resp *Response, err error) int {
 		if status == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 		}
+		if d := apperr.RetryAfterOf(err); d > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
+		}
 	} else if resp != nil {
 		status, body = resp.Status, resp.Body
 	}
@@ -251,7 +255,7 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Set("Access-Control-Allow-Headers", allowHeaders)
 	h.Set("Access-Control-Allow-Methods", allowMethods)
-	h.Set("Access-Control-Expose-Headers", "x-request-id")
+	h.Set("Access-Control-Expose-Headers", "x-request-id, retry-after")
 	h.Set("Access-Control-Max-Age", "86400")
 }
 
