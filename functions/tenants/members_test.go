@@ -16,7 +16,7 @@ const (
 
 func addUser(t *testing.T, e *functest.Env, id, email string) {
 	t.Helper()
-	exec(t, e, `insert into auth.users (id, email, raw_user_meta_data) values ($1, $2, jsonb_build_object('full_name', $2::text))`, id, email)
+	exec(t, e, `insert into auth.users (id, email, raw_user_meta_data) values ($1, $2::text, jsonb_build_object('full_name', $2::text))`, id, email)
 }
 
 func emails(t *testing.T, res functest.Response) []string {

@@ -26,6 +26,10 @@ var ErrNoPostgres = errors.New("PostgreSQL server binaries (initdb, pg_ctl) not 
 type Cluster struct {
 	Dir  string // data folder
 	Port int
+	// Superuser is the bootstrap superuser initdb creates; "postgres" when
+	// empty. testdb names it supabase_admin, as Supabase does, so that
+	// postgres can be the non-superuser Supabase makes it.
+	Superuser string
 	bin  string
 	cred *syscall.Credential // postgres refuses to run as root: drop to this user
 }
@@ -104,7 +108,7 @@ func (c *Cluster) Initialized() bool {
 // Init runs initdb with trust authentication for loopback: the cluster
 // listens on 127.0.0.1 only and is for local use.
 func (c *Cluster) Init(ctx context.Context) error {
-	return c.run(ctx, "initdb", "-D", c.Dir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
+	return c.run(ctx, "initdb", "-D", c.Dir, "-U", c.superuser(), "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
 }
 
 // Start starts the server on port (0 picks a free one) and waits until it
@@ -148,7 +152,19 @@ func (c *Cluster) Stop() error {
 
 // URL is the superuser connection string.
 func (c *Cluster) URL(database string) string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.Port, database)
+	return c.URLAs(c.superuser(), database)
+}
+
+// URLAs is the connection string for role user (trust authentication).
+func (c *Cluster) URLAs(user, database string) string {
+	return fmt.Sprintf("postgres://%s@127.0.0.1:%d/%s?sslmode=disable", user, c.Port, database)
+}
+
+func (c *Cluster) superuser() string {
+	if c.Superuser == "" {
+		return "postgres"
+	}
+	return c.Superuser
 }
 
 // Run runs one of the cluster's binaries (psql, pgbench...) as the cluster's user.

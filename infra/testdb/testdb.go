@@ -61,6 +61,8 @@ func setup() error {
 		if err != nil {
 			return err
 		}
+		// Supabase's superuser is supabase_admin; postgres is not one.
+		c.Superuser = "supabase_admin"
 		if err := c.Init(ctx); err != nil {
 			return err
 		}
@@ -68,7 +70,7 @@ func setup() error {
 			return err
 		}
 		cluster = c
-		serverURL = c.URL("postgres")
+		serverURL = c.URL("postgres") // supabase_admin, database postgres
 	}
 	template = fmt.Sprintf("testdb_tmpl_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
 	if err := createDatabase(ctx, template, ""); err != nil {
@@ -83,9 +85,33 @@ func setup() error {
 		return err
 	}
 	for _, m := range migrations.All() {
-		if _, err := conn.Exec(ctx, m.SQL); err != nil {
-			return fmt.Errorf("migration %s: %w", m.Name, err)
+		if err := ApplyMigration(ctx, conn, m); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// MigrationRole is the role migrations are applied as: on Supabase,
+// postgres, which is no superuser but has BYPASSRLS (supabase/postgres
+// migrations/db/migrations/10000000000000_demote-postgres.sql).
+const MigrationRole = "postgres"
+
+// ApplyMigration applies m as MigrationRole on a superuser connection, the
+// way `supabase db push` or psql as postgres does: objects it creates are
+// owned by postgres, and anything needing a superuser fails here as it
+// would on Supabase. (Where the server's superuser is itself called postgres,
+// e.g. a DATABASE_URL naming it, this cannot demote it.)
+func ApplyMigration(ctx context.Context, conn *pgx.Conn, m migrations.Migration) error {
+	if _, err := conn.Exec(ctx, "set role "+MigrationRole); err != nil {
+		return fmt.Errorf("migration %s: %w", m.Name, err)
+	}
+	_, err := conn.Exec(ctx, m.SQL)
+	if _, rerr := conn.Exec(ctx, "reset role"); err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return fmt.Errorf("migration %s: %w", m.Name, err)
 	}
 	return nil
 }
@@ -248,8 +274,8 @@ func NewCluster(t testing.TB) (*pgcluster.Cluster, string) {
 		t.Fatal(err)
 	}
 	for _, m := range migrations.All() {
-		if _, err := conn.Exec(ctx, m.SQL); err != nil {
-			t.Fatalf("migration %s: %v", m.Name, err)
+		if err := ApplyMigration(ctx, conn, m); err != nil {
+			t.Fatal(err)
 		}
 	}
 	return c, c.URL("postgres")

@@ -1,7 +1,10 @@
 -- 0001: the user-scoped schema the app had before tenant scoping ("What
--- Already Exists" in the plan). It is written to be idempotent so that it
--- applies cleanly both to an empty Supabase database and to the production
--- database that already has these objects: nothing here drops or rewrites data.
+-- Already Exists" in the plan). It applies cleanly both to an empty Supabase
+-- database and to the production database that already has these objects:
+-- nothing here drops or rewrites data. Its legacy trigger and user-owned
+-- policies are (re)created only while the schema is still user-scoped
+-- (proxmox_servers.tenant_id nullable, i.e. before 0002): applied again after
+-- 0002 it changes nothing, and never brings back a policy 0002 dropped.
 
 do $$
 begin
@@ -108,43 +111,50 @@ as $$
   )
 $$;
 
--- Every new auth user gets a profile row.
-create or replace function public.handle_new_user()
-returns trigger
-language plpgsql security definer
-set search_path = ''
-as $$
-begin
-  insert into public.profiles (id, email, full_name, username, avatar_url)
-  values (
-    new.id,
-    new.email,
-    new.raw_user_meta_data ->> 'full_name',
-    new.raw_user_meta_data ->> 'username',
-    new.raw_user_meta_data ->> 'avatar_url'
-  )
-  on conflict (id) do nothing;
-  return new;
-end
-$$;
-
-drop trigger if exists on_auth_user_created on auth.users;
-create trigger on_auth_user_created
-  after insert on auth.users
-  for each row execute function public.handle_new_user();
-
 alter table public.profiles enable row level security;
 alter table public.user_roles enable row level security;
 alter table public.tenants enable row level security;
 alter table public.user_tenant_assignments enable row level security;
 alter table public.proxmox_servers enable row level security;
 
--- The legacy policies, recreated only where missing so an existing database
--- keeps its own. 0002 replaces them all.
-do $$
+-- Every new auth user gets a profile row (0006 replaces this with triggers
+-- that follow the user's whole life), and the legacy policies, recreated only
+-- where missing so an existing database keeps its own; 0002 replaces them all.
+-- Both only while the schema is still user-scoped.
+do $do$
 declare
   p record;
 begin
+  if exists (select 1 from information_schema.columns
+             where table_schema = 'public' and table_name = 'proxmox_servers'
+               and column_name = 'tenant_id' and is_nullable = 'NO') then
+    return; -- tenant-scoped already (0002 ran): nothing legacy comes back
+  end if;
+
+  create or replace function public.handle_new_user()
+  returns trigger
+  language plpgsql security definer
+  set search_path = ''
+  as $fn$
+  begin
+    insert into public.profiles (id, email, full_name, username, avatar_url)
+    values (
+      new.id,
+      new.email,
+      new.raw_user_meta_data ->> 'full_name',
+      new.raw_user_meta_data ->> 'username',
+      new.raw_user_meta_data ->> 'avatar_url'
+    )
+    on conflict (id) do nothing;
+    return new;
+  end
+  $fn$;
+
+  drop trigger if exists on_auth_user_created on auth.users;
+  create trigger on_auth_user_created
+    after insert on auth.users
+    for each row execute function public.handle_new_user();
+
   for p in
     select * from (values
       ('profiles', 'Profiles are viewable by their owner', 'select', 'id = auth.uid()', null),
@@ -168,4 +178,4 @@ begin
     end if;
   end loop;
 end
-$$;
+$do$;

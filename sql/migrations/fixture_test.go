@@ -44,7 +44,7 @@ func seed(t *testing.T, db *testdb.DB, extraAdminA bool) {
 		viewerB: "vera@globex.test", nobody: "nobody@example.com",
 	}
 	for id, email := range users {
-		mustExec(t, db, `insert into auth.users (id, email, raw_user_meta_data) values ($1, $2, jsonb_build_object('full_name', $2::text))`, id, email)
+		mustExec(t, db, `insert into auth.users (id, email, raw_user_meta_data) values ($1, $2::text, jsonb_build_object('full_name', $2::text))`, id, email)
 	}
 	mustExec(t, db, `insert into public.user_roles (user_id, role) values ($1, 'admin')`, sysAdmin)
 	mustExec(t, db, `insert into public.tenants (id, name) values ($1, 'ACME Corp'), ($2, 'Globex')`, tenantA, tenantB)
