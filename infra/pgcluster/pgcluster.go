@@ -30,8 +30,8 @@ type Cluster struct {
 	// empty. testdb names it supabase_admin, as Supabase does, so that
 	// postgres can be the non-superuser Supabase makes it.
 	Superuser string
-	bin  string
-	cred *syscall.Credential // postgres refuses to run as root: drop to this user
+	bin       string
+	cred      *syscall.Credential // postgres refuses to run as root: drop to this user
 }
 
 // FindBin returns the folder holding initdb and pg_ctl: PG_BIN if set, then
