@@ -1,11 +1,16 @@
 package tenants
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -48,17 +53,23 @@ func newInviter(supabaseURL, serviceRoleKey string) inviter {
 func (a *authInviter) Invite(ctx context.Context, email string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, inviteTimeout)
 	defer cancel()
-	// gotrue-go builds its requests without a context; the transport binds
-	// ours, so the deadline (and the caller going away) ends the call.
+	// gotrue-go builds its requests without a context and folds an error
+	// answer into a string without its headers; the transport binds our
+	// context (the deadline and the caller going away end the call) and keeps
+	// what Auth answered, so the caller can be told why.
+	tr := &contextTransport{ctx: ctx, base: http.DefaultTransport}
 	hc := http.Client{
 		Timeout:       inviteTimeout,
-		Transport:     contextTransport{ctx: ctx, base: http.DefaultTransport},
+		Transport:     tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	res, err := a.auth.WithClient(hc).Invite(types.InviteRequest{Email: email})
 	if err != nil {
 		if ctx.Err() != nil {
 			return "", fmt.Errorf("invite: %w", ctx.Err())
+		}
+		if tr.refusal != nil {
+			return "", tr.refusal
 		}
 		return "", fmt.Errorf("invite: %w", err)
 	}
@@ -69,22 +80,113 @@ func (a *authInviter) Invite(ctx context.Context, email string) (string, error) 
 }
 
 type contextTransport struct {
-	ctx  context.Context
-	base http.RoundTripper
+	ctx     context.Context
+	base    http.RoundTripper
+	refusal *authRefusal // set when Auth answered outside 2xx
 }
 
-func (t contextTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	return t.base.RoundTrip(r.WithContext(t.ctx))
+func (t *contextTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	res, err := t.base.RoundTrip(r.WithContext(t.ctx))
+	if err != nil || (res.StatusCode >= 200 && res.StatusCode < 300) {
+		return res, err
+	}
+	body, _ := io.ReadAll(io.LimitReader(res.Body, 16<<10))
+	res.Body.Close()
+	t.refusal = parseRefusal(res.StatusCode, res.Header.Get("Retry-After"), body)
+	res.Body = io.NopCloser(bytes.NewReader(body))
+	return res, nil
 }
 
-// inviteError is what the caller sees of a failed invitation: 504 when Auth
-// did not answer in time, 502 otherwise, never Auth's own words.
+// authRefusal is an error answer of Supabase Auth. Its JSON is
+// {"code": 422, "error_code": "email_exists", "msg": "..."} (supabase/auth
+// internal/api/apierrors; older servers send "error"/"error_description" or
+// "message"); its codes are listed in internal/api/apierrors/errorcode.go.
+type authRefusal struct {
+	Status     int
+	Code       string // error_code, e.g. email_exists, over_email_send_rate_limit
+	Msg        string
+	RetryAfter time.Duration // from Retry-After, when a proxy in front of Auth sent one
+}
+
+func (e *authRefusal) Error() string {
+	return fmt.Sprintf("invite: Supabase Auth answered %d %s: %s", e.Status, e.Code, e.Msg)
+}
+
+func parseRefusal(status int, retryAfter string, body []byte) *authRefusal {
+	var b struct {
+		ErrorCode        string `json:"error_code"`
+		Msg              string `json:"msg"`
+		Message          string `json:"message"`
+		Error            string `json:"error"`
+		ErrorDescription string `json:"error_description"`
+	}
+	_ = json.Unmarshal(body, &b)
+	e := &authRefusal{Status: status, Code: b.ErrorCode}
+	for _, m := range []string{b.Msg, b.Message, b.ErrorDescription, b.Error} {
+		if m = strings.TrimSpace(m); m != "" {
+			e.Msg = m
+			break
+		}
+	}
+	if r := []rune(e.Msg); len(r) > 200 {
+		e.Msg = string(r[:200]) + "…"
+	}
+	if secs, err := strconv.Atoi(strings.TrimSpace(retryAfter)); err == nil && secs > 0 {
+		e.RetryAfter = time.Duration(secs) * time.Second
+	} else if t, err := http.ParseTime(retryAfter); err == nil && time.Until(t) > 0 {
+		e.RetryAfter = time.Until(t)
+	}
+	return e
+}
+
+// emailExists reports whether Auth refused because the address already has
+// a (confirmed) account: internal/api/invite.go answers 422 email_exists
+// with DuplicateEmailMsg; servers older than error codes send only the message.
+func emailExists(err error) bool {
+	var r *authRefusal
+	return errors.As(err, &r) && r.Status == http.StatusUnprocessableEntity &&
+		(r.Code == "email_exists" || r.Code == "user_already_exists" ||
+			(r.Code == "" && strings.Contains(r.Msg, "already been registered")))
+}
+
+// inviteError is what the caller sees of a failed invitation, one code per
+// cause:
+//   - Auth did not answer in time: 504 invite_timeout;
+//   - Auth's email rate limit (429 over_email_send_rate_limit; the built-in
+//     mailer sends only a few emails an hour): 429 invite_rate_limited, with
+//     Retry-After when Auth gave one;
+//   - Auth refused the key (401/403): the deployment's service role key is
+//     wrong, nothing the caller can fix: 502 invite_not_authorized;
+//   - any other 4xx (an address Auth will not take, signups disabled...):
+//     400 invite_refused with Auth's reason;
+//   - Auth down or answering 5xx: 502 invite_failed.
 func inviteError(err error) error {
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		return apperr.Wrap(apperr.GatewayTimeout, err,
 			"Supabase Auth did not answer in time, so the invitation may not have been sent. Try again.").WithCode("invite_timeout")
 	}
+	var r *authRefusal
+	if errors.As(err, &r) {
+		switch {
+		case r.Status == http.StatusTooManyRequests:
+			return apperr.Wrap(apperr.TooManyRequests, err,
+				"Supabase Auth's email rate limit was reached, so no invitation was sent. "+
+					"Wait a while and try again, or configure a custom SMTP server for the project, which raises the limit.").
+				WithCode("invite_rate_limited").WithRetryAfter(r.RetryAfter)
+		case r.Status == http.StatusUnauthorized || r.Status == http.StatusForbidden:
+			return apperr.Wrap(apperr.BadGateway, err,
+				"The invitation could not be sent: Supabase Auth refused this service's key. Ask the operator to check SUPABASE_SERVICE_ROLE_KEY.").
+				WithCode("invite_not_authorized")
+		case r.Status >= 400 && r.Status < 500:
+			reason := r.Msg
+			if reason == "" {
+				reason = http.StatusText(r.Status)
+			}
+			return apperr.Wrap(apperr.Invalid, err,
+				"Supabase Auth refused to invite this address: "+reason).WithCode("invite_refused")
+		}
+	}
 	return apperr.Wrap(apperr.BadGateway, err,
-		"The invitation could not be sent: Supabase Auth refused it. Check the address and try again later.").WithCode("invite_failed")
+		"The invitation could not be sent: Supabase Auth is unavailable. Try again later.").WithCode("invite_failed")
 }

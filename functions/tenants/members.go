@@ -143,19 +143,27 @@ func (h *handler) assignUser(ctx context.Context, r *httpapi.Request) (*httpapi.
 	}
 
 	var a Assignment
+	invitedID := "" // the account Auth returned for an invitation
 	add := func(tx pgx.Tx) error {
 		if _, err := manage(ctx, tx, r, tenantID); err != nil {
 			return err
 		}
 		if userID == "" {
+			// 0006: profiles first, then auth.users (a user whose profile is
+			// missing gets it here), case-insensitively, never a deleted or
+			// anonymous user.
 			var found *string
-			if err := tx.QueryRow(ctx, `select private.find_user_id_by_email($1::uuid, $2::text)::text`, tenantID, email).Scan(&found); err != nil {
+			if err := tx.QueryRow(ctx, `select private.resolve_user_by_email($1::uuid, $2::text)::text`, tenantID, email).Scan(&found); err != nil {
 				return err
 			}
-			if found == nil {
+			switch {
+			case found != nil:
+				userID = *found
+			case invitedID != "":
+				userID = invitedID
+			default:
 				return errNeedsInvite
 			}
-			userID = *found
 		}
 		var err error
 		a, err = addMember(ctx, tx, tenantID, userID, role)
@@ -167,13 +175,25 @@ func (h *handler) assignUser(ctx context.Context, r *httpapi.Request) (*httpapi.
 		if h.inviter == nil {
 			return nil, errNoAccount
 		}
-		if userID, err = h.inviter.Invite(ctx, email); err != nil {
-			r.Log.Warn("invitation failed", "error", err.Error())
-			return nil, inviteError(err)
+		// Nothing was written: the transaction that found no account rolled back.
+		id, ierr := h.inviter.Invite(ctx, email)
+		switch {
+		case ierr == nil:
+			invited, invitedID = true, id
+			r.Log.Info("user invited", "invited_user", id)
+		case emailExists(ierr):
+			// Auth knows the address (an account made since we looked, or one
+			// our lookup cannot see): resolve it again and assign, no invitation.
+			r.Log.Info("invitation not needed: Supabase Auth already has this address")
+		default:
+			r.Log.Warn("invitation failed", "error", ierr.Error())
+			return nil, inviteError(ierr)
 		}
-		invited = true
-		r.Log.Info("user invited", "invited_user", userID)
 		err = db.AsUser(ctx, h.d.Pool, r.DB(), add)
+		if errors.Is(err, errNeedsInvite) {
+			// Auth says it exists, yet no active account in this project has it.
+			return nil, inviteError(ierr)
+		}
 	}
 	if err != nil {
 		return nil, err

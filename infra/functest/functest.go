@@ -75,7 +75,7 @@ func New(t testing.TB, o Options, build func(*runtime.Deps) http.Handler) *Env {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	env := map[string]string{
-		"DATABASE_URL":        db.URL,
+		"DATABASE_URL":        db.AppURL, // as postgres, no superuser, as on Supabase
 		"SUPABASE_JWT_SECRET": JWTSecret,
 		"CREDENTIALS_KEY":     base64.StdEncoding.EncodeToString(key),
 		"PROXMOX_TIMEOUT":     "2s",

@@ -157,8 +157,12 @@ func ApplyStandIn(ctx context.Context, conn *pgx.Conn) error {
 // DB is a database of one test.
 type DB struct {
 	Name string
-	URL  string // superuser URL
-	Pool *pgxpool.Pool
+	URL  string // superuser URL (Supabase's supabase_admin: the platform, fixtures)
+	// AppURL logs in as postgres, the non-superuser role the functions use
+	// on Supabase. With DATABASE_URL it is that URL's user (whose password
+	// for postgres this package cannot know).
+	AppURL string
+	Pool   *pgxpool.Pool
 }
 
 // Fresh returns a new database with the stand-in and every migration applied.
@@ -198,7 +202,10 @@ func newDB(t testing.TB, from string) *DB {
 	if err != nil {
 		t.Fatalf("testdb: %v", err)
 	}
-	db := &DB{Name: name, URL: urlFor(name), Pool: pool}
+	db := &DB{Name: name, URL: urlFor(name), AppURL: urlFor(name), Pool: pool}
+	if cluster != nil {
+		db.AppURL = cluster.URLAs(MigrationRole, name)
+	}
 	t.Cleanup(func() {
 		pool.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -71,18 +71,29 @@ type Querier interface {
 // the caller has no role in: the two are indistinguishable on purpose.
 var ErrTenantNotFound = apperr.New(apperr.NotFound, "Tenant not found.").WithCode("tenant_not_found")
 
+// ErrUserDeleted is the answer to a still-valid access token whose user was
+// deleted (hard, or soft: deleted_at set) since it was issued: Supabase Auth
+// does not revoke issued JWTs, so they verify until exp.
+var ErrUserDeleted = apperr.New(apperr.Unauthorized, "Your account no longer exists. Sign in again, or ask to be invited.").WithCode("user_deleted")
+
 // Load reads the caller's role in tenantID. A tenant the caller cannot see
-// (no role, not a system admin) is not found.
+// (no role, not a system admin) is not found; a caller whose account was
+// deleted is 401 user_deleted (checked in the same round trip, 0006's
+// private.caller_is_active).
 func Load(ctx context.Context, q Querier, userID, tenantID string) (Access, error) {
 	a := Access{TenantID: tenantID}
 	var role *string
-	var visible bool
+	var visible, active bool
 	err := q.QueryRow(ctx, `
 		select exists (select 1 from public.tenants where id = $1),
 		       (select role::text from public.user_tenant_assignments where tenant_id = $1 and user_id = $2),
-		       public.has_role($2, 'admin')`, tenantID, userID).Scan(&visible, &role, &a.SystemAdmin)
+		       public.has_role($2, 'admin'),
+		       private.caller_is_active()`, tenantID, userID).Scan(&visible, &role, &a.SystemAdmin, &active)
 	if err != nil {
 		return a, err
+	}
+	if !active {
+		return a, ErrUserDeleted
 	}
 	if !visible {
 		return a, ErrTenantNotFound

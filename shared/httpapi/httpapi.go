@@ -187,6 +187,9 @@ func (s *Server) serve(ctx context.Context, f Function, names []string, hr *http
 	}
 	req.Caller = claims
 	req.Log = req.Log.With("user", claims.UserID)
+	if claims.IsAnonymous {
+		return nil, errAnonymous
+	}
 	if tid, ok, _ := req.Params.OptionalUUID("tenantId"); ok {
 		req.SetTenant(tid)
 	}
@@ -271,3 +274,10 @@ func truncate(s string, n int) string {
 	}
 	return s
 }
+
+// errAnonymous refuses Supabase anonymous sign-ins (is_anonymous: true, role
+// still authenticated): they have no email, belong to no tenant, and every
+// function acts on a tenant's servers or people, so there is nothing they may
+// do. Once the person links an email (is_anonymous false), their new tokens pass.
+var errAnonymous = apperr.New(apperr.Forbidden,
+	"Anonymous sessions cannot use this: sign up or sign in with an email address first.").WithCode("anonymous_user")
