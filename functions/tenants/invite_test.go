@@ -35,6 +35,12 @@ type authStandIn struct {
 	got    []received
 	status int  // answer this error status instead
 	hang   bool // never answer
+	// With status set: the body (default: 422 email_exists), a Retry-After
+	// header, and whether the address gets an account first (someone signed
+	// up meanwhile: what makes real Auth answer email_exists).
+	body       string
+	retryAfter string
+	create     bool
 }
 
 func newAuthStandIn(t *testing.T, db *testdb.DB) *authStandIn {
@@ -51,19 +57,28 @@ func (s *authStandIn) serve(w http.ResponseWriter, r *http.Request) {
 	_ = json.Unmarshal(b, &rec.Body)
 	s.mu.Lock()
 	s.got = append(s.got, rec)
-	status, hang := s.status, s.hang
+	status, hang, body, retryAfter, create := s.status, s.hang, s.body, s.retryAfter, s.create
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
+	email, _ := rec.Body["email"].(string)
 	switch {
 	case hang:
 		<-r.Context().Done()
 		return
 	case status != 0:
+		if create {
+			_, _ = s.db.Pool.Exec(r.Context(), `insert into auth.users (email, email_confirmed_at) values (lower($1), now())`, email)
+		}
+		if body == "" {
+			body = `{"code":422,"error_code":"email_exists","msg":"A user with this email address has already been registered"}`
+		}
+		if retryAfter != "" {
+			w.Header().Set("Retry-After", retryAfter)
+		}
 		w.WriteHeader(status)
-		_, _ = w.Write([]byte(`{"code":422,"error_code":"email_exists","msg":"A user with this email address has already been registered"}`))
+		_, _ = w.Write([]byte(body))
 		return
 	}
-	email, _ := rec.Body["email"].(string)
 	var id string
 	var created time.Time
 	if err := s.db.Pool.QueryRow(r.Context(), `insert into auth.users (email) values (lower($1)) returning id::text, created_at`, email).Scan(&id, &created); err != nil {
@@ -85,6 +100,14 @@ func (s *authStandIn) set(status int, hang bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.status, s.hang = status, hang
+}
+
+// refuse makes every invitation answer status with body (and Retry-After);
+// create gives the address an account first.
+func (s *authStandIn) refuse(status int, body, retryAfter string, create bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.status, s.body, s.retryAfter, s.create = status, body, retryAfter, create
 }
 
 func (s *authStandIn) requests() []received {
@@ -162,11 +185,11 @@ func TestInviteUnknownEmail(t *testing.T) {
 
 func TestInviteFailures(t *testing.T) {
 	key := serviceKey(t)
-	t.Run("Auth refuses", func(t *testing.T) {
+	t.Run("Auth fails", func(t *testing.T) {
 		e, auth := inviteEnv(t, key, nil)
-		auth.set(http.StatusUnprocessableEntity, false)
+		auth.refuse(http.StatusInternalServerError, `{"code":500,"msg":"Database error saving new user"}`, "", false)
 		res := functest.Expect(t, call(e, functest.AdminA, "assign-user", obj{"tenantId": functest.TenantA, "email": "new@example.org", "role": "viewer"}), 502)
-		if res.Code() != "invite_failed" || strings.Contains(res.Raw, "already been registered") || strings.Contains(res.Raw, key) {
+		if res.Code() != "invite_failed" || strings.Contains(res.Raw, "Database error") || strings.Contains(res.Raw, key) {
 			t.Fatal(res.Raw)
 		}
 		if n := count(t, e, `select count(*) from public.user_tenant_assignments where tenant_id = $1`, functest.TenantA); n != 3 {
