@@ -235,11 +235,24 @@ func createDatabase(ctx context.Context, name, from string) error {
 	for i := 0; ; i++ {
 		_, err = conn.Exec(ctx, sql)
 		if err == nil || i == 50 || !strings.Contains(err.Error(), "is being accessed by other users") {
-			return err
+			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	if err != nil {
+		return err
+	}
+	// A database's own ACL is not copied from its template; the stand-in's
+	// grant to postgres (Supabase: GRANT ALL ON DATABASE postgres TO postgres)
+	// is repeated here, once the stand-in has made the role.
+	_, err = conn.Exec(ctx, `do $$ begin
+		if exists (select 1 from pg_roles where rolname = '`+MigrationRole+`') then
+			execute format('grant all on database %I to `+MigrationRole+`', `+quoteLiteral(name)+`);
+		end if; end $$`)
+	return err
 }
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 func urlFor(database string) string {
 	u, err := url.Parse(serverURL)

@@ -19,6 +19,14 @@ declare
   o record;
   target uuid;
 begin
+  -- Only while servers are still user-scoped (tenant_id nullable): applied
+  -- again later, a server a manager added (user_id = that manager) would
+  -- otherwise be moved into a new tenant the manager administers.
+  if exists (select 1 from information_schema.columns
+             where table_schema = 'public' and table_name = 'proxmox_servers'
+               and column_name = 'tenant_id' and is_nullable = 'NO') then
+    return;
+  end if;
   for o in
     select distinct s.user_id
     from public.proxmox_servers s
@@ -113,8 +121,13 @@ begin
 end
 $$;
 
-revoke all on all functions in schema private from public, anon;
-grant execute on all functions in schema private to authenticated, service_role;
+-- By name, not "all functions in schema private": applied again after later
+-- migrations, that would re-grant what they revoked (trigger functions,
+-- helpers kept from service_role).
+revoke all on function private.co_member_ids(uuid), private.tenant_ids_of(uuid, public.tenant_role[]),
+  private.touch_updated_at() from public, anon;
+grant execute on function private.co_member_ids(uuid), private.tenant_ids_of(uuid, public.tenant_role[]),
+  private.touch_updated_at() to authenticated, service_role;
 
 drop trigger if exists touch_updated_at on public.tenants;
 create trigger touch_updated_at before update on public.tenants
