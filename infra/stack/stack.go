@@ -86,6 +86,10 @@ func Run(ctx context.Context, o Options) error {
 	}
 	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
+	// As on Supabase, the superuser is supabase_admin and migrations are
+	// applied as postgres, which the stand-in makes a non-superuser with
+	// BYPASSRLS. A folder made before this keeps postgres as its superuser.
+	cluster.Superuser = "supabase_admin"
 	if !cluster.Initialized() {
 		fmt.Fprintf(o.Out, "creating PostgreSQL cluster in %s\n", cluster.Dir)
 		if err := cluster.Init(startCtx); err != nil {
@@ -96,6 +100,11 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("starting PostgreSQL on port %d (is another stack running?): %w", o.DBPort, err)
 	}
 	defer cluster.Stop() //nolint:errcheck
+	if c, err := pgx.Connect(startCtx, cluster.URL("postgres")); err != nil {
+		cluster.Superuser = "postgres"
+	} else {
+		c.Close(startCtx)
+	}
 	dbURL := cluster.URL("postgres")
 	if err := migrate(startCtx, cluster, dbURL, o.Out); err != nil {
 		return err
@@ -247,7 +256,7 @@ func migrate(ctx context.Context, c *pgcluster.Cluster, url string, out io.Write
 		if err := os.WriteFile(file, []byte(m.SQL), 0o644); err != nil {
 			return err
 		}
-		cmd := exec.CommandContext(ctx, psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", file)
+		cmd := exec.CommandContext(ctx, psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", c.URLAs("postgres", "postgres"), "-f", file)
 		if b, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("migration %s: %v\n%s", m.Name, err, b)
 		}

@@ -85,7 +85,14 @@ create table if not exists auth.users (
   phone text null default null unique
 );
 -- A database made by the first stand-in (email text unique, metadata not null).
-alter table auth.users alter column email type varchar(255);
+do $$
+begin
+  if (select format_type(atttypid, atttypmod) from pg_attribute
+      where attrelid = 'auth.users'::regclass and attname = 'email') <> 'character varying(255)' then
+    alter table auth.users alter column email type varchar(255);
+  end if;
+end
+$$;
 alter table auth.users alter column raw_user_meta_data drop not null;
 alter table auth.users alter column raw_user_meta_data drop default;
 alter table auth.users alter column raw_app_meta_data drop not null;
