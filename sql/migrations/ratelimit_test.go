@@ -229,3 +229,31 @@ func TestProbeLimitsMigrationIsIdempotent(t *testing.T) {
 		t.Fatal("limiter broken after re-applying")
 	}
 }
+
+// What a limit adds to a request: one committed transaction as the caller
+// with a hit, against the same transaction without it.
+func BenchmarkRateLimitHit(b *testing.B) {
+	db := testdb.Fresh(b) // a user's own bucket needs no membership
+	ctx := context.Background()
+	cj, _ := json.Marshal(map[string]any{"sub": managerA, "role": "authenticated"})
+	run := func(b *testing.B, withHit bool) {
+		for i := 0; i < b.N; i++ {
+			err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+				if _, err := tx.Exec(ctx, `select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)`, string(cj)); err != nil {
+					return err
+				}
+				if !withHit {
+					return nil
+				}
+				var ok bool
+				var ms int64
+				return tx.QueryRow(ctx, `select allowed, retry_after_ms from private.rate_limit_hit('probe', null, 1000000, 3600)`).Scan(&ok, &ms)
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("without", func(b *testing.B) { run(b, false) })
+	b.Run("with-hit", func(b *testing.B) { run(b, true) })
+}
