@@ -24,27 +24,29 @@ var errForbiddenAddress = apperr.New(apperr.Invalid,
 	"This address cannot be used for a Proxmox server. Use the address your Proxmox server is reachable at, or ask the operator of this service which networks are allowed.").
 	WithCode("forbidden_address")
 
-// admitProbe counts a probe of host:port for the caller and tenantID (tx runs
-// as the caller) and judges the address. A refused address comes back as
+// admitProbe judges host:port and counts a probe of it for the caller and
+// tenantID (tx runs as the caller). A refused address comes back as
 // forbidden, not as err, so the caller can commit the hit: probing for the
-// deny list is probing too.
+// deny list is probing too. The name is resolved before the hit, so the
+// limiter's rows are not held locked during a DNS lookup.
 func (h *handler) admitProbe(ctx context.Context, tx pgx.Tx, r *httpapi.Request, tenantID, host string, port int) (forbidden, err error) {
+	guard := h.d.Proxmox.Guard
+	if guard == nil {
+		guard = netguard.New(nil)
+	}
+	refusal := guard.CheckHost(ctx, host, port)
+	if refusal != nil && !errors.Is(refusal, netguard.ErrForbiddenAddress) {
+		return nil, refusal
+	}
 	if err := h.d.Limits.Probe(ctx, tx, tenantID); err != nil {
 		if apperr.KindOf(err) == apperr.TooManyRequests {
 			r.Log.Warn("probing limited", "tenant", tenantID, "host", host, "port", port)
 		}
 		return nil, err
 	}
-	guard := h.d.Proxmox.Guard
-	if guard == nil {
-		guard = netguard.New(nil)
-	}
-	if err := guard.CheckHost(ctx, host, port); err != nil {
-		if !errors.Is(err, netguard.ErrForbiddenAddress) {
-			return nil, err
-		}
+	if refusal != nil {
 		// The precise reason is for the operator's log only.
-		r.Log.Warn("forbidden address refused", "tenant", tenantID, "host", host, "port", port, "reason", err.Error())
+		r.Log.Warn("forbidden address refused", "tenant", tenantID, "host", host, "port", port, "reason", refusal.Error())
 		return errForbiddenAddress, nil
 	}
 	return nil, nil

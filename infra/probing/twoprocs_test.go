@@ -109,6 +109,7 @@ func (p *proc) call(t *testing.T, user, fn string, params obj) answer {
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
+	sweep.Record(t.Name()+"-answers", raw)
 	a := answer{status: res.StatusCode, header: res.Header, raw: string(raw)}
 	_ = json.Unmarshal(raw, &a.body)
 	return a
