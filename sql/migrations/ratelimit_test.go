@@ -54,6 +54,10 @@ func TestRLSRateLimiter(t *testing.T) {
 		{"viewer of A spends A's budget", viewerA, `select * from private.rate_limit_hit('probe', $1::uuid, 5, 60)`, []any{tA}, 1, ""},
 		{"silly limit", managerA, `select * from private.rate_limit_hit('probe', null, 0, 60)`, nil, 0, "22023"},
 	})
+	// service_role (which bypasses RLS in Supabase) has no grant either.
+	if o := asRole(t, db, "service_role", "", direct); o.code != "42501" {
+		t.Fatalf("service_role reads the limiter: %+v", o)
+	}
 	off := scalar[bool](t, db, `select not (relrowsecurity and relforcerowsecurity) from pg_class where oid = 'private.rate_limit_windows'::regclass`)
 	if off {
 		t.Fatal("row level security is not forced on private.rate_limit_windows")
