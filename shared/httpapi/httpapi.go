@@ -23,6 +23,7 @@ import (
 	"github.com/pvetenant/backend/shared/apperr"
 	"github.com/pvetenant/backend/shared/auth"
 	"github.com/pvetenant/backend/shared/db"
+	"github.com/pvetenant/backend/shared/metrics"
 )
 
 // MaxBody is the request body limit of the contract.
@@ -147,6 +148,7 @@ func (s *Server) Handler(f Function) http.Handler {
 			level = slog.LevelError
 		}
 		logger.Log(ctx, level, "request", append([]any{"request_id", id, "function", f.Name}, attrs...)...)
+		metrics.Request(f.Name, status, time.Since(start))
 	})
 }
 
