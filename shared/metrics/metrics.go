@@ -15,8 +15,13 @@ import (
 // alarms name it.
 const Namespace = "pvetenant"
 
-// Dimension is the one dimension every metric carries: the function name.
-const Dimension = "Function"
+// Every value is published twice: per function (dimension Function) and
+// for the whole service (dimension Service, always Namespace), which the
+// alarms read so that one alarm covers every function.
+const (
+	Dimension        = "Function"
+	ServiceDimension = "Service"
+)
 
 // Units used (CloudWatch's unit names).
 const (
@@ -83,7 +88,7 @@ func Emit(function string, values ...Value) {
 		Name string `json:"Name"`
 		Unit string `json:"Unit"`
 	}
-	root := map[string]any{Dimension: function}
+	root := map[string]any{Dimension: function, ServiceDimension: Namespace}
 	defs := make([]def, 0, len(values))
 	for _, v := range values {
 		switch n := len(v.Values); {
@@ -106,7 +111,7 @@ func Emit(function string, values ...Value) {
 		"Timestamp": now().UnixMilli(),
 		"CloudWatchMetrics": []any{map[string]any{
 			"Namespace":  Namespace,
-			"Dimensions": [][]string{{Dimension}},
+			"Dimensions": [][]string{{Dimension}, {ServiceDimension}},
 			"Metrics":    defs,
 		}},
 	}
