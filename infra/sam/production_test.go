@@ -12,6 +12,7 @@ import (
 
 	"github.com/pvetenant/backend/infra/localserver"
 	"github.com/pvetenant/backend/infra/sam"
+	"github.com/pvetenant/backend/shared/awssecrets/smtest"
 	"github.com/pvetenant/backend/shared/metrics"
 	"github.com/pvetenant/backend/shared/metrics/emftest"
 	"github.com/pvetenant/backend/shared/runtime"
@@ -264,5 +265,35 @@ func sortedKeys(m map[string]bool) []string {
 		out = append(out, k)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// awsEnv starts a local Secrets Manager holding the secret the template
+// would create from params, and returns what Lambda would add to a
+// function's environment (role credentials, region) plus the endpoint
+// pointing the SDK at the stand-in (BaseEndpoint).
+func awsEnv(t testing.TB, tpl *sam.Template, params map[string]string) (map[string]string, *smtest.Server) {
+	t.Helper()
+	secret, err := tpl.Resolve(tpl.Raw["Secret"].Properties["SecretString"], params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm := smtest.New(map[string]string{sam.ResourceARN("Secret"): secret})
+	t.Cleanup(sm.Close)
+	return map[string]string{
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER": sm.URL, "AWS_REGION": "us-east-1",
+		"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": awsSecretKey, "AWS_SESSION_TOKEN": "session-token",
+	}, sm
+}
+
+const awsSecretKey = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+
+func merge(ms ...map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, m := range ms {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
 	return out
 }
