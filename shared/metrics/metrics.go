@@ -84,6 +84,12 @@ type Value struct {
 // travel as an array (EMF allows up to 100 per metric); an empty metric is
 // left out.
 func Emit(function string, values ...Value) {
+	mu.Lock()
+	off := out == io.Discard
+	mu.Unlock()
+	if off {
+		return // nobody listens: skip the encoding
+	}
 	type def struct {
 		Name string `json:"Name"`
 		Unit string `json:"Unit"`
