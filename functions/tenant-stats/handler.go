@@ -188,6 +188,7 @@ func (h *handler) poll(ctx context.Context, r *httpapi.Request) (polled, error) 
 		}
 	}
 	r.Log.Debug("tenant stats", "servers", len(servers), "from_cache", fromCache)
+	recordMetrics(health, answered, results)
 	return p, nil
 }
 

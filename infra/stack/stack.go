@@ -14,21 +14,19 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pvetenant/backend/infra/localserver"
+	dbmigrate "github.com/pvetenant/backend/infra/migrate"
 	"github.com/pvetenant/backend/infra/pgcluster"
 	"github.com/pvetenant/backend/infra/pvesim"
 	"github.com/pvetenant/backend/infra/supabase"
 	"github.com/pvetenant/backend/shared/runtime"
 	"github.com/pvetenant/backend/shared/secrets"
-	"github.com/pvetenant/backend/sql/migrations"
 )
 
 // Options configure Run.
@@ -218,9 +216,9 @@ func loadKeys(path string) (keyFile, error) {
 	return k, os.WriteFile(path, b, 0o600)
 }
 
-// migrate applies the stand-in and, with psql -v ON_ERROR_STOP=1 as in
-// production, every migration not applied yet, recording each like the
-// Supabase CLI does.
+// migrate applies the stand-in and every migration not applied yet, with
+// the production command's code (infra/migrate): each file in one
+// transaction, recorded like the Supabase CLI does.
 func migrate(ctx context.Context, c *pgcluster.Cluster, url string, out io.Writer) error {
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
@@ -230,42 +228,15 @@ func migrate(ctx context.Context, c *pgcluster.Cluster, url string, out io.Write
 	if _, err := conn.Exec(ctx, supabase.StandIn); err != nil {
 		return fmt.Errorf("supabase stand-in: %w", err)
 	}
-	if _, err := conn.Exec(ctx, `create schema if not exists supabase_migrations;
-		create table if not exists supabase_migrations.schema_migrations (version text primary key, name text, applied_at timestamptz not null default now())`); err != nil {
-		return err
-	}
-	psql, err := pgcluster.Tool("psql")
+	// As on Supabase, migrations are applied by postgres, no superuser
+	// (where the cluster's superuser is supabase_admin; see Run).
+	mconn, err := pgx.Connect(ctx, c.URLAs("postgres", "postgres"))
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "migrations-*")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	for _, m := range migrations.All() {
-		version, _, _ := strings.Cut(m.Name, "_")
-		var done bool
-		if err := conn.QueryRow(ctx, `select exists (select 1 from supabase_migrations.schema_migrations where version = $1)`, version).Scan(&done); err != nil {
-			return err
-		}
-		if done {
-			continue
-		}
-		file := filepath.Join(tmp, m.Name)
-		if err := os.WriteFile(file, []byte(m.SQL), 0o644); err != nil {
-			return err
-		}
-		cmd := exec.CommandContext(ctx, psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", c.URLAs("postgres", "postgres"), "-f", file)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("migration %s: %v\n%s", m.Name, err, b)
-		}
-		if _, err := conn.Exec(ctx, `insert into supabase_migrations.schema_migrations (version, name) values ($1, $2)`, version, m.Name); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "applied migration %s\n", m.Name)
-	}
-	return nil
+	defer mconn.Close(ctx)
+	_, err = dbmigrate.Apply(ctx, mconn, dbmigrate.Options{Out: out})
+	return err
 }
 
 func token(secret string, u DemoUser, ttl time.Duration) (string, error) {

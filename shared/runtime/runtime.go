@@ -18,6 +18,7 @@ import (
 	"github.com/pvetenant/backend/shared/db"
 	"github.com/pvetenant/backend/shared/fanout"
 	"github.com/pvetenant/backend/shared/httpapi"
+	"github.com/pvetenant/backend/shared/metrics"
 	"github.com/pvetenant/backend/shared/netguard"
 	"github.com/pvetenant/backend/shared/proxmox"
 	"github.com/pvetenant/backend/shared/ratelimit"
@@ -41,6 +42,7 @@ type Config struct {
 	StatsCacheTTL       time.Duration // STATS_CACHE_TTL; default 5s, 0 disables
 	RequestTimeout      time.Duration // REQUEST_TIMEOUT for a whole request; default 25s
 	LogLevel            slog.Level    // LOG_LEVEL: debug, info, warn, error
+	SecretsARN          string        // SECRETS_ARN: the secrets above come from this Secrets Manager secret (secrets.go)
 }
 
 // Needs says which settings a function cannot start without.
@@ -63,6 +65,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		ProxmoxDenyCIDRs:    getenv("PROXMOX_DENY_CIDRS"),
 		ProxmoxAllowedPorts: getenv("PROXMOX_ALLOWED_PORTS"),
 		RateLimits:          getenv("RATE_LIMITS"),
+		SecretsARN:          strings.TrimSpace(getenv("SECRETS_ARN")),
 		ProxmoxTimeout:      proxmox.DefaultTimeout,
 		StatsCacheTTL:       5 * time.Second,
 		RequestTimeout:      25 * time.Second,
@@ -179,14 +182,16 @@ func (d *Deps) Close() {
 	d.Clients.Close()
 }
 
-// MustLoad is what a Lambda main calls: configuration from the environment,
-// or a log line naming what is missing and exit 1 (Lambda reports an init error).
+// MustLoad is what a Lambda main calls: configuration from the environment
+// (and the secret SECRETS_ARN names), or a log line naming what is missing
+// and exit 1 (Lambda reports an init error). Metrics go to stdout (EMF).
 func MustLoad(need Needs) *Deps {
 	c, err := FromEnv(os.Getenv)
 	logger := NewLogger(os.Stderr, c.LogLevel)
+	metrics.SetOutput(os.Stdout)
 	if err == nil {
 		var d *Deps
-		if d, err = Load(context.Background(), c, need, logger); err == nil {
+		if d, err = LoadWithSecrets(context.Background(), c, need, os.Getenv, logger); err == nil {
 			return d
 		}
 	}
