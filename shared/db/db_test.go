@@ -68,7 +68,7 @@ func TestAsUserIsTheCallerAndOnlyForTheTransaction(t *testing.T) {
 	d := testdb.Fresh(t)
 	seed(t, d)
 	ctx := context.Background()
-	pool, err := db.Open(ctx, d.URL)
+	pool, err := db.Open(ctx, d.AppURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestTranslateErrors(t *testing.T) {
 	d := testdb.Fresh(t)
 	seed(t, d)
 	ctx := context.Background()
-	pool, err := db.Open(ctx, d.URL)
+	pool, err := db.Open(ctx, d.AppURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +205,7 @@ func TestThroughPgbouncerTransactionMode(t *testing.T) {
 func TestListNeverNil(t *testing.T) {
 	d := testdb.Fresh(t)
 	ctx := context.Background()
-	pool, err := db.Open(ctx, d.URL)
+	pool, err := db.Open(ctx, d.AppURL)
 	if err != nil {
 		t.Fatal(err)
 	}
