@@ -7,9 +7,12 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/pvetenant/backend/infra/localserver"
@@ -19,6 +22,12 @@ import (
 
 func main() {
 	if err := run(); err != nil {
+		var busy *stack.PortBusyError
+		if errors.As(err, &busy) {
+			// One readable line naming the variable to change.
+			fmt.Fprintln(os.Stderr, "local stack: "+busy.Error())
+			os.Exit(1)
+		}
 		slog.Error("local server", "error", err.Error())
 		os.Exit(1)
 	}
@@ -37,7 +46,15 @@ func run() error {
 	}
 	if cfg.DatabaseURL == "" {
 		// No database given: bring up the whole embedded stack.
-		return stack.Run(ctx, stack.Options{Addr: addr, Dir: os.Getenv("STACK_DIR")})
+		// DB_PORT moves the stack's PostgreSQL off 54322 (e.g. when
+		// `supabase start` holds it).
+		var dbPort int
+		if v := os.Getenv("DB_PORT"); v != "" {
+			if dbPort, err = strconv.Atoi(v); err != nil || dbPort <= 0 || dbPort > 65535 {
+				return fmt.Errorf("DB_PORT=%q is not a port number", v)
+			}
+		}
+		return stack.Run(ctx, stack.Options{Addr: addr, DBPort: dbPort, Dir: os.Getenv("STACK_DIR")})
 	}
 	d, err := runtime.Load(ctx, cfg, localserver.Merge(), nil)
 	if err != nil {
