@@ -23,9 +23,10 @@ import (
 func main() {
 	if err := run(); err != nil {
 		var busy *stack.PortBusyError
-		if errors.As(err, &busy) {
+		var dirBusy *stack.DirBusyError
+		if errors.As(err, &busy) || errors.As(err, &dirBusy) {
 			// One readable line naming the variable to change.
-			fmt.Fprintln(os.Stderr, "local stack: "+busy.Error())
+			fmt.Fprintln(os.Stderr, "local stack: "+err.Error())
 			os.Exit(1)
 		}
 		slog.Error("local server", "error", err.Error())

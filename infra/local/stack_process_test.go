@@ -120,7 +120,8 @@ func portOpen(addr string) bool {
 // SIGTERM and on SIGINT with status 0 leaving no process or port behind
 // (PostgreSQL and simulators included); a second start on the same folder
 // has the same simulator addresses and fingerprints and the guest a user
-// started is still running; a taken port is one line naming the variable;
+// started is still running; a taken port or folder is one line naming the
+// variable;
 // /health reports the database; the page is at /; the token command mints
 // a token the stack accepts.
 func TestStackProcessStopsCleanAndKeepsState(t *testing.T) {
@@ -200,13 +201,16 @@ func TestStackProcessStopsCleanAndKeepsState(t *testing.T) {
 		t.Fatalf("GET /: %d %.200s", code, body)
 	}
 
-	// A second stack on the same ports: one line naming the variable.
+	// A second stack on the same ports, or the same folder: one line naming
+	// the variable to change.
+	otherPort, _ := pgcluster.FreePort()
 	for _, c := range []struct {
 		env      []string
 		variable string
 	}{
 		{env, "ADDR"},
 		{[]string{"STACK_DIR=" + filepath.Join(base, "other"), "ADDR=127.0.0.1:0", "DB_PORT=" + strconv.Itoa(dbPort)}, "DB_PORT"},
+		{[]string{"STACK_DIR=" + dir, "ADDR=127.0.0.1:0", "DB_PORT=" + strconv.Itoa(otherPort)}, "STACK_DIR"},
 	} {
 		second := exec.Command(bin)
 		second.Env = append(append(os.Environ(), c.env...), "DATABASE_URL=")

@@ -123,3 +123,35 @@ func checkFree(addr, variable, what string) error {
 	}
 	return ln.Close()
 }
+
+// DirBusyError: another running stack owns the data folder.
+type DirBusyError struct {
+	Dir string
+	PID int
+}
+
+func (e *DirBusyError) Error() string {
+	return fmt.Sprintf("%s is used by another running stack (its PostgreSQL is pid %d); stop that one, or set STACK_DIR to another folder", e.Dir, e.PID)
+}
+
+// checkDirFree refuses a data folder whose PostgreSQL is still running
+// (started by another stack), before pg_ctl would fail with its whole log.
+func checkDirFree(dir, pgdata string) error {
+	b, err := os.ReadFile(filepath.Join(pgdata, "postmaster.pid"))
+	if err != nil {
+		return nil
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	var pid int
+	if _, err := fmt.Sscan(first, &pid); err != nil || pid <= 0 {
+		return nil
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil // gone: a stale pid file, which pg_ctl handles
+	}
+	if _, rest, ok := strings.Cut(string(stat), ") "); ok && strings.HasPrefix(rest, "Z") {
+		return nil
+	}
+	return &DirBusyError{Dir: dir, PID: pid}
+}
