@@ -18,7 +18,8 @@ const state = {
   stats: null,
   statsAt: 0,
   timer: null,
-  gen: 0, // bumps on user/tenant change so late answers are dropped
+  gen: 0,
+  permsReady: Promise.resolve(), // bumps on user/tenant change so late answers are dropped
 }
 
 // invoke calls a function; a refusal becomes an Error carrying the
@@ -129,15 +130,19 @@ async function selectTenant(id) {
   const tenant = state.tenants.find((t) => t.id === id)
   $('#tenant-name').textContent = tenant?.name ?? ''
   $$('.tenant-name').forEach((n) => { n.textContent = tenant?.name ?? '' })
-  state.perms = await invoke('tenants', { action: 'my-permissions', tenantId: id })
-  if (gen !== state.gen) return
-  const p = state.perms
-  $('#role-line').textContent = `${state.user.name}: ${p.role ?? (p.isSystemAdmin ? 'system admin' : 'no role')}` +
-    (p.canControlVms ? ' · can control VMs' : ' · read-only')
-  // What my-permissions allows is all the page offers.
-  $('#add-server').hidden = !p.canManageServers
-  $('#add-user').hidden = !p.canManageUsers
-  if (!p.canManageServers) $('#server-form').hidden = true
+  state.perms = null
+  // Permissions and the page's data load side by side (one round trip
+  // less before the first paint); rows wait for the permissions to render.
+  state.permsReady = invoke('tenants', { action: 'my-permissions', tenantId: id }).then((p) => {
+    if (gen !== state.gen) return
+    state.perms = p
+    $('#role-line').textContent = `${state.user.name}: ${p.role ?? (p.isSystemAdmin ? 'system admin' : 'no role')}` +
+      (p.canControlVms ? ' · can control VMs' : ' · read-only')
+    // What my-permissions allows is all the page offers.
+    $('#add-server').hidden = !p.canManageServers
+    $('#add-user').hidden = !p.canManageUsers
+    if (!p.canManageServers) $('#server-form').hidden = true
+  })
   clearInterval(state.timer)
   state.timer = setInterval(() => refresh(false), REFRESH_MS)
   await route()
@@ -173,6 +178,7 @@ async function loadDashboard() {
     invoke('tenant-stats', { action: 'get-live-stats', tenantId }),
     invoke('tenant-stats', { action: 'get-node-status', tenantId }),
     invoke('list-vms', { tenantId }),
+    state.permsReady,
   ])
   if (gen !== state.gen) return
   state.stats = stats.stats
@@ -272,7 +278,8 @@ function tickLive() {
 
 async function loadServers() {
   const gen = state.gen
-  const { servers } = await invoke(`proxmox-servers?tenantId=${state.tenantId}`, undefined, { method: 'GET' })
+  const [{ servers }] = await Promise.all([
+    invoke(`proxmox-servers?tenantId=${state.tenantId}`, undefined, { method: 'GET' }), state.permsReady])
   if (gen !== state.gen) return
   const canManage = !!state.perms?.canManageServers
   $('#servers tbody').replaceChildren(...servers.map((s) =>
@@ -340,7 +347,7 @@ function wireServers() {
 
 async function loadMembers() {
   const gen = state.gen
-  const { users } = await invoke('tenants', { action: 'list-users', tenantId: state.tenantId })
+  const [{ users }] = await Promise.all([invoke('tenants', { action: 'list-users', tenantId: state.tenantId }), state.permsReady])
   if (gen !== state.gen) return
   const canManage = !!state.perms?.canManageUsers
   $('#members tbody').replaceChildren(...users.map((a) => {
