@@ -55,7 +55,14 @@ func run() error {
 				return fmt.Errorf("DB_PORT=%q is not a port number", v)
 			}
 		}
-		return stack.Run(ctx, stack.Options{Addr: addr, DBPort: dbPort, Dir: os.Getenv("STACK_DIR")})
+		err := stack.Run(ctx, stack.Options{Addr: addr, DBPort: dbPort, Dir: os.Getenv("STACK_DIR")})
+		if err != nil && ctx.Err() != nil {
+			// Stopped by SIGINT/SIGTERM while starting: what was started is
+			// stopped again, which is what was asked.
+			fmt.Fprintln(os.Stderr, "local stack: stopped while starting")
+			return nil
+		}
+		return err
 	}
 	d, err := runtime.Load(ctx, cfg, localserver.Merge(), nil)
 	if err != nil {
