@@ -15,10 +15,14 @@ import (
 )
 
 // Saved is what a simulator keeps across restarts of a local stack: its
-// port, its certificate (so a pinned fingerprint stays valid) and the status
-// of each guest (a VM started through the API is still running after a
-// restart, as on a real host). It is written as JSON; the key is private to
-// a loopback simulator.
+// port, its certificate (pveproxy serves /etc/pve/local/pve-ssl.pem, which a
+// restart does not regenerate, so a pinned fingerprint stays valid) and the
+// status of each guest. Restarting the simulator stands for restarting the
+// API daemon, not the host: Proxmox reads a guest's status from the host's
+// processes on every request (qemu-server PVE/QemuServer.pm check_running,
+// the VM's pid file; pve-container src/PVE/LXC.pm check_running via
+// list_active_containers), so a VM started through the API is still running
+// afterwards. Written as JSON; the key is private to a loopback simulator.
 type Saved struct {
 	Port    int            `json:"port"`
 	CertPEM string         `json:"certPem"`
