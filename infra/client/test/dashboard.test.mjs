@@ -78,7 +78,7 @@ test('the dashboard shows the live numbers get-live-stats answers, with a live i
   await page.context().close()
 })
 
-test('a manager starts a stopped VM and sees its status change', async () => {
+test('a manager starts a stopped VM and sees its status change, and can test a server', async () => {
   const page = await open('mona@acme.test')
   const row = page.locator('tr[data-vm="pve-edge/102"]')
   await row.waitFor({ timeout: T })
@@ -88,6 +88,12 @@ test('a manager starts a stopped VM and sees its status change', async () => {
   // Now it offers what a running VM allows.
   await page.locator('tr[data-vm="pve-edge/102"] button[data-action=shutdown]').waitFor({ timeout: T })
   assert.match(await page.locator('#notice').textContent(), /start sent to old-vm/)
+  // The manager's servers page: "Add server" and "Test connection".
+  await page.click('a[data-view=servers]')
+  await page.locator('tr[data-server="pve-edge"]').waitFor({ timeout: T })
+  assert.equal(await page.getByRole('button', { name: 'Add server' }).count(), 1)
+  await page.locator('tr[data-server="pve-edge"]').getByRole('button', { name: 'Test connection' }).click()
+  await page.locator('#notice', { hasText: /^Connected: Proxmox VE/ }).waitFor({ timeout: T })
   assert.deepEqual(page.errors, [])
   await page.context().close()
 })
