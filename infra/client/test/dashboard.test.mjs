@@ -139,7 +139,7 @@ test('an admin adds a member, changes a role, and reads the last-admin refusal a
   const alert = page.locator('#alert')
   await alert.waitFor({ state: 'visible', timeout: T })
   const text = (await alert.textContent()).trim()
-  assert.match(text, /admin/i)
+  assert.match(text, /last admin/)
   assert.match(text, /^[A-Z].*\.$/, `not a sentence: ${text}`)
   assert.doesNotMatch(text, /last_admin|409|Edge Function/)
   await page.locator('tr[data-member="alice@acme.test"] [data-field=badge]', { hasText: 'admin' }).waitFor({ timeout: T })
