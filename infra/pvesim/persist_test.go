@@ -1,8 +1,11 @@
 package pvesim
 
 import (
+	"fmt"
+	"net"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // A saved simulator comes back with the same port, certificate and guest
@@ -22,6 +25,17 @@ func TestSaveRestore(t *testing.T) {
 	}
 	port, fp := a.Port(), a.Fingerprint()
 	a.Close()
+	// http.Server.Close may leave the listener to the Serve goroutine to
+	// close; wait until the port is really free, as it is for a stack that
+	// ran a while.
+	for i := 0; i < 100; i++ {
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			ln.Close()
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 
 	loaded, ok, err := LoadSaved(path)
 	if err != nil || !ok {

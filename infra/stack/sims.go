@@ -36,7 +36,21 @@ func startSims(dir string, out io.Writer) (map[string]*pvesim.Sim, error) {
 				return sims, fmt.Errorf("%s: %w", path, err)
 			}
 		}
-		if err := s.Start(); err != nil {
+		if err := s.Start(); err != nil && ok {
+			// The saved port was taken between the check and the listen:
+			// keep the certificate and guests, take any port.
+			fresh := saved
+			fresh.Port = 0
+			if s, err = pvesim.New(cfg); err != nil {
+				return sims, err
+			}
+			if err := s.Restore(fresh); err != nil {
+				return sims, err
+			}
+			if err := s.Start(); err != nil {
+				return sims, err
+			}
+		} else if err != nil {
 			return sims, err
 		}
 		sims[d.name] = s
