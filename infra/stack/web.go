@@ -2,6 +2,7 @@ package stack
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -20,6 +21,11 @@ func rootHandler(fn http.Handler, st *Stack, jwtSecret string) http.Handler {
 		case r.URL.Path == "/health" || strings.HasPrefix(r.URL.Path, "/functions/"):
 			fn.ServeHTTP(w, r)
 		case r.URL.Path == "/local/session.json":
+			// Demo tokens go to this machine only, even with ADDR=0.0.0.0.
+			if host, _, err := net.SplitHostPort(r.RemoteAddr); err != nil || !net.ParseIP(host).IsLoopback() {
+				http.Error(w, "the demo session is served to this machine only", http.StatusForbidden)
+				return
+			}
 			type user struct {
 				Email string `json:"email"`
 				Name  string `json:"name"`
