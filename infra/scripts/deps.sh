@@ -42,6 +42,6 @@ fi
 
 # supabase-js, playwright-core and ws for the real-client tests, exactly as locked.
 if [ ! -d infra/client/node_modules/@supabase/supabase-js ] || [ infra/client/package-lock.json -nt infra/client/node_modules/.package-lock.json ]; then
-  echo "npm ci in infra/client (supabase-js, playwright-core, ws)" >&2
+  echo "npm ci in infra/client (its locked modules: supabase-js, playwright-core, ws...)" >&2
   npm ci --prefix infra/client --no-audit --no-fund --loglevel=error >/dev/null
 fi
