@@ -15,7 +15,7 @@ const stack = JSON.parse(process.env.STACK_JSON)
 const base = stack.url.replace(/\/functions\/v1\/$/, '')
 const acme = stack.tenants['ACME Corp']
 const shots = process.env.SCREENSHOT_DIR || join(tmpdir(), 'pvetenant-dashboard')
-const T = 15_000 // the longest any expectation waits (a page refresh is 10 s)
+const T = 30_000 // the longest any expectation waits: generous, CI runs every package at once
 
 let browser
 

@@ -30,7 +30,7 @@ async function node(name, env) {
   const file = join(dir, `${name}.mjs`)
   writeFileSync(file, snippet(name) + '\n')
   // Only what the README says to set, plus PATH: no inherited surprises.
-  const { stdout, stderr } = await run(process.execPath, [file], { env: { PATH: process.env.PATH, ...env }, timeout: 30_000 })
+  const { stdout, stderr } = await run(process.execPath, [file], { env: { PATH: process.env.PATH, ...env }, timeout: 60_000 })
   return { stdout, stderr }
 }
 
