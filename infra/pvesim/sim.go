@@ -466,3 +466,16 @@ func (s *Sim) sleepCtx(ctx context.Context, d time.Duration) error {
 }
 
 var errClosing = errors.New("pvesim: closing")
+
+// SetGuestLock sets (or with "" clears) a guest's config lock, e.g.
+// "backup", "snapshot", "migrate", as /cluster/resources then shows it.
+func (s *Sim) SetGuestLock(vmid int, lock string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.guests[vmid]
+	if !ok {
+		return fmt.Errorf("pvesim: no guest %d", vmid)
+	}
+	g.cfg.Lock = lock
+	return nil
+}
