@@ -60,7 +60,7 @@ import (
 )
 
 const (
-	DefaultPort    = 8006
+	DefaultPort = 8006
 	// DefaultTimeout leaves room for pveproxy's 3 s delay of every 401
 	// (pve-http-server AnyEvent.pm) plus connecting, TLS and a login round
 	// trip, so wrong credentials read as auth_error, not timeout.
