@@ -226,6 +226,13 @@ func toFloat(v any) float64 {
 // its guests' RRD entries: extract_vm_stats then sets only id, vmid, node,
 // type and status "unknown").
 func (s *Sim) guestResource(g *guestState) map[string]any {
+	if g.held != nil {
+		out := make(map[string]any, len(g.held))
+		for k, v := range g.held {
+			out[k] = v
+		}
+		return out
+	}
 	c := g.cfg
 	odd := c.VMID == s.oddGuest
 	e := map[string]any{
