@@ -136,7 +136,7 @@ type Guest struct {
 	// MaxCPU is vCPUs (qemu sockets*cores) or an LXC's cores/cpulimit, which
 	// may be fractional (cpulimit 1.5 => maxcpu 1.5). Default 1.
 	MaxCPU  float64 `json:"maxcpu,omitempty"`
-	CPU     float64 `json:"cpu,omitempty"`     // fraction 0..1 while running; default 0.01
+	CPU     float64 `json:"cpu,omitempty"`     // fraction 0..1 while running (negative kept, as PVE 9.2 sent); default 0.01
 	Mem     int64   `json:"mem,omitempty"`     // used bytes while running; default MaxMem/4
 	MaxMem  int64   `json:"maxmem,omitempty"`  // default 2 GiB qemu, 512 MiB lxc
 	Disk    int64   `json:"disk,omitempty"`    // used root disk while running (qemu really reports 0)
@@ -390,7 +390,7 @@ func (c *Config) normalize() error {
 		if g.Type == "lxc" && g.MaxSwap <= 0 {
 			g.MaxSwap = 512 * MiB
 		}
-		if g.CPU <= 0 {
+		if g.CPU == 0 { // a negative figure is kept: PVE 9.2 sent -5.75e-05 for an LXC
 			g.CPU = 0.01
 		}
 		if g.Mem <= 0 {
