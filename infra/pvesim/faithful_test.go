@@ -88,7 +88,9 @@ func TestNeedTFAAndTicketHeader(t *testing.T) {
 
 	var ok map[string]any
 	do(t, s, "POST", "/access/ticket", nil, url.Values{"username": {PresetUser}, "password": {PresetPassword}}).decode(t, &ok)
-	hdr := func(r *http.Request) { r.Header.Set("Authorization", "PVEAuthCookie="+url.QueryEscape(ok["ticket"].(string))) }
+	hdr := func(r *http.Request) {
+		r.Header.Set("Authorization", "PVEAuthCookie="+url.QueryEscape(ok["ticket"].(string)))
+	}
 	expectOK(t, do(t, s, "GET", "/version", hdr, nil))
 }
 
