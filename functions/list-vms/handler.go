@@ -143,6 +143,10 @@ func (h *handler) list(ctx context.Context, r *httpapi.Request) (*httpapi.Respon
 // be on that server and node, with that type, and in a state Proxmox would
 // act on; only then is the action sent (see powerOn).
 func (h *handler) power(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	// Per-user limit, fleet-wide (issue 17/18): before anything reaches Proxmox.
+	if err := h.d.Limits.Power(ctx, h.d.Pool, r.DB()); err != nil {
+		return nil, err
+	}
 	p := r.Params
 	tenantID, err := p.RequiredUUID("tenantId")
 	if err != nil {
