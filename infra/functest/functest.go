@@ -226,7 +226,9 @@ func operationOf(req *http.Request) (function, action string) {
 		return "", ""
 	}
 	if seg, _, _ := strings.Cut(rest, "/"); seg != "" {
-		return function, seg // the path names the action
+		if _, ok := openapi.Find(function, seg); ok {
+			return function, seg // the path names the action
+		}
 	}
 	if req.Body != nil {
 		b, _ := io.ReadAll(req.Body)

@@ -197,7 +197,9 @@ func (s *Server) serve(ctx context.Context, f Function, names []string, hr *http
 	}
 	// /functions/v1/<name>/<action> names the action too (one OpenAPI
 	// operation per action); the body may repeat it but not contradict it.
-	if seg := pathAction(hr.URL.Path, f.Name); seg != "" {
+	// A segment that is no action is ignored, as the contract has always
+	// ignored the rest of the path.
+	if seg := pathAction(hr.URL.Path, f.Name); f.Actions[seg] != nil {
 		if given && action != seg {
 			return nil, apperr.Newf(apperr.Invalid, "The path names action %q but the body names %q: give one, or the same in both.", truncate(seg, 64), action).WithCode("action_mismatch")
 		}

@@ -50,7 +50,8 @@ func TestRetryAfterHeader(t *testing.T) {
 }
 
 // The action may be a path segment (/functions/v1/<name>/<action>), as the
-// OpenAPI document lists it; the body may repeat it but not contradict it.
+// OpenAPI document lists it; the body may repeat it but not contradict it;
+// a segment that names no action is ignored, as the contract promises.
 func TestActionInPath(t *testing.T) {
 	s := &httpapi.Server{Verifier: anyone{}}
 	answer := func(name string) httpapi.Action {
@@ -71,7 +72,9 @@ func TestActionInPath(t *testing.T) {
 		{"/functions/v1/f/b/", ``, 200, "b"},
 		{"/functions/v1/f/", `{"action":"b"}`, 200, "b"},
 		{"/functions/v1/f/b", `{"action":"a"}`, 400, "action_mismatch"},
-		{"/functions/v1/f/zzz", ``, 400, "invalid_request"},
+		{"/functions/v1/f/zzz", ``, 200, "a"},           // not an action: ignored, as before
+		{"/functions/v1/f/zzz/b", `{"action":"b"}`, 200, "b"},
+		{"/functions/v1/f/zzz", `{"action":"nope"}`, 400, "invalid_request"},
 	}
 	for _, c := range cases {
 		req := httptest.NewRequest(http.MethodPost, c.path, strings.NewReader(c.body))
