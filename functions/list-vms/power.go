@@ -72,6 +72,13 @@ func precheck(g *proxmox.Resource, action string) error {
 // failed task's exitstatus) to the answer: a state PVE would not change is
 // 409 with the matching code, a guest that is gone 404, anything else 502.
 func refusal(reason string) *apperr.Error {
+	e, _ := knownRefusal(reason)
+	return e
+}
+
+// knownRefusal is refusal, and whether the reason was one of PVE's state
+// messages (else the answer is 502 proxmox_task_failed).
+func knownRefusal(reason string) (*apperr.Error, bool) {
 	msg := "Proxmox refused: " + strings.TrimRight(reason, ".") + "."
 	kind, code := apperr.BadGateway, "proxmox_task_failed"
 	switch {
@@ -88,7 +95,7 @@ func refusal(reason string) *apperr.Error {
 	case strings.Contains(reason, "does not exist"), strings.Contains(reason, "unable to find configuration file"):
 		kind, code = apperr.NotFound, "guest_not_found"
 	}
-	return apperr.New(kind, msg).WithCode(code)
+	return apperr.New(kind, msg).WithCode(code), kind != apperr.BadGateway
 }
 
 // powerOn checks the guest, sends the action, follows its task for up to
@@ -130,8 +137,13 @@ func (h *handler) powerOn(ctx context.Context, r *httpapi.Request, tenantID stri
 	})
 	switch {
 	case refused != "":
+		// Refused before any task (e.g. LXC's "CT 101 already running", a
+		// 403 for a token without VM.PowerMgmt): nothing happened.
 		h.record(ctx, r, tenantID, s.ID, node, vmid, typ, "", outcomeFailed, refused)
-		return nil, refusal(refused)
+		if e, ok := knownRefusal(refused); ok {
+			return nil, e
+		}
+		return nil, proxmoxError(err) // 502 proxmox_<status>, PVE's reason in the sentence
 	case err != nil:
 		return nil, proxmoxError(err)
 	}

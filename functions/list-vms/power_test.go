@@ -275,3 +275,19 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 	c.mu.Unlock()
 }
+
+// A token without VM.PowerMgmt: PVE's 403 reason reaches the user and the
+// trail records a failed attempt.
+func TestPowerWithoutPowerMgmt(t *testing.T) {
+	e := newEnv(t)
+	sim := pvesim.NewTestSim(t, pvesim.MustPreset("cluster3"))
+	id := e.AddServer(functest.TenantA, "lab", sim, functest.ServerOpts{TokenID: pvesim.PresetAuditorTokenID, Secret: pvesim.PresetAuditorSecret})
+	res := functest.Expect(t, e.Call(functest.ManagerA, http.MethodPost, fn, obj{"action": "start", "tenantId": functest.TenantA,
+		"serverId": id, "node": "pve2", "vmid": 104, "type": "qemu"}), 502)
+	if res.Code() != "proxmox_auth_error" || !strings.Contains(res.Body["error"].(string), "Permission check failed (/vms/104, VM.PowerMgmt)") {
+		t.Fatalf("%s", res.Raw)
+	}
+	if rows := auditRows(t, e, id, 104); len(rows) != 1 || rows[0].action != "guest.start_failed" {
+		t.Fatalf("audit %+v", rows)
+	}
+}
