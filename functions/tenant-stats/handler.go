@@ -17,6 +17,7 @@ import (
 	"github.com/pvetenant/backend/shared/access"
 	"github.com/pvetenant/backend/shared/db"
 	"github.com/pvetenant/backend/shared/fanout"
+	"github.com/pvetenant/backend/shared/guests"
 	"github.com/pvetenant/backend/shared/httpapi"
 	"github.com/pvetenant/backend/shared/proxmox"
 	"github.com/pvetenant/backend/shared/runtime"
@@ -173,6 +174,7 @@ func (h *handler) poll(ctx context.Context, r *httpapi.Request) (polled, error) 
 		res := results[i]
 		if p.data[i].Online {
 			p.data[i].Resources = res.Value
+			health[i].Warning, health[i].WarningMessage = guests.PrivilegeWarning(res.Value)
 		}
 		if res.Fetched.Before(p.asOf) {
 			p.asOf = res.Fetched

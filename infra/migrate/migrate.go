@@ -150,7 +150,7 @@ func apply(ctx context.Context, conn *pgx.Conn, files []File, o Options) ([]File
 		return nil, err
 	}
 	var done []File
-	for _, f := range files {
+	for i, f := range files {
 		if name, ok := applied[f.Version]; ok {
 			if !o.DryRun && name == f.File {
 				// Recorded by the local stack before it used this package
@@ -167,6 +167,7 @@ func apply(ctx context.Context, conn *pgx.Conn, files []File, o Options) ([]File
 			done = append(done, f)
 			continue
 		}
+		fmt.Fprintf(o.Out, "applying migration %d/%d %s\n", i+1, len(files), f.File)
 		if err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, f.SQL); err != nil {
 				return err

@@ -130,7 +130,7 @@ func TestSecretsAreNoEcho(t *testing.T) {
 		}
 	}
 	// Defaults of the settings match the code's.
-	want := map[string]string{"ProxmoxTimeout": "4s", "StatsCacheTtl": "5s", "RequestTimeout": "25s", "AllowedOrigins": "*", "LogLevel": "info"}
+	want := map[string]string{"ProxmoxTimeout": "6s", "TaskFollow": "2s", "StatsCacheTtl": "5s", "RequestTimeout": "25s", "AllowedOrigins": "*", "LogLevel": "info"}
 	for p, v := range want {
 		if d := tpl.Parameters[p].Default; d == nil || *d != v {
 			t.Errorf("parameter %s default %v, want %s", p, d, v)

@@ -23,7 +23,6 @@ import (
 	"github.com/pvetenant/backend/infra/localserver"
 	dbmigrate "github.com/pvetenant/backend/infra/migrate"
 	"github.com/pvetenant/backend/infra/pgcluster"
-	"github.com/pvetenant/backend/infra/pvesim"
 	"github.com/pvetenant/backend/infra/supabase"
 	"github.com/pvetenant/backend/shared/runtime"
 	"github.com/pvetenant/backend/shared/secrets"
@@ -49,6 +48,7 @@ type Stack struct {
 	ServerIDs map[string]string // name -> id
 	Examples  []string          // ready-to-paste curl commands
 	Anon      string            // an anon-style key for the apikey header
+	EnvFile   string            // the shell file the examples need sourced
 }
 
 // Run brings the stack up, prints how to use it, serves until ctx ends, and
@@ -69,6 +69,15 @@ func Run(ctx context.Context, o Options) error {
 	if o.Logger == nil {
 		o.Logger = runtime.NewLogger(os.Stderr, slog.LevelInfo)
 	}
+	began := time.Now()
+	// Both ports first, so a second stack fails in one line naming the
+	// variable to change, before touching anything.
+	if err := checkFree(o.Addr, "ADDR", "functions"); err != nil {
+		return err
+	}
+	if err := checkFree(fmt.Sprintf("127.0.0.1:%d", o.DBPort), "DB_PORT", "PostgreSQL"); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return err
 	}
@@ -82,6 +91,9 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	if err := checkDirFree(o.Dir, cluster.Dir); err != nil {
+		return err
+	}
 	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	// As on Supabase, the superuser is supabase_admin and migrations are
@@ -89,11 +101,12 @@ func Run(ctx context.Context, o Options) error {
 	// BYPASSRLS. A folder made before this keeps postgres as its superuser.
 	cluster.Superuser = "supabase_admin"
 	if !cluster.Initialized() {
-		fmt.Fprintf(o.Out, "creating PostgreSQL cluster in %s\n", cluster.Dir)
+		fmt.Fprintf(o.Out, "creating PostgreSQL cluster in %s (initdb)\n", cluster.Dir)
 		if err := cluster.Init(startCtx); err != nil {
 			return err
 		}
 	}
+	fmt.Fprintf(o.Out, "starting PostgreSQL on 127.0.0.1:%d\n", o.DBPort)
 	if err := cluster.Start(startCtx, o.DBPort); err != nil {
 		return fmt.Errorf("starting PostgreSQL on port %d (is another stack running?): %w", o.DBPort, err)
 	}
@@ -104,31 +117,23 @@ func Run(ctx context.Context, o Options) error {
 		c.Close(startCtx)
 	}
 	dbURL := cluster.URL("postgres")
+	fmt.Fprintf(o.Out, "checking migrations\n")
 	if err := migrate(startCtx, cluster, dbURL, o.Out); err != nil {
 		return err
 	}
 
 	// Simulated Proxmox servers: ACME's 3-node cluster and standalone node,
 	// and one for Globex.
-	sims := map[string]*pvesim.Sim{}
+	// Ports, certificates and guest statuses persist in o.Dir/pvesim.
+	fmt.Fprintf(o.Out, "starting Proxmox VE simulators\n")
+	sims, err := startSims(o.Dir, o.Out)
 	defer func() {
 		for _, s := range sims {
 			s.Close()
 		}
 	}()
-	for _, d := range demoServers {
-		cfg, err := pvesim.Preset(d.preset)
-		if err != nil {
-			return err
-		}
-		s, err := pvesim.New(cfg)
-		if err != nil {
-			return err
-		}
-		if err := s.Start(); err != nil {
-			return err
-		}
-		sims[d.name] = s
+	if err != nil {
+		return err
 	}
 
 	kr, err := secrets.ParseKeyring(keys.CredentialsKey, "")
@@ -168,24 +173,36 @@ func Run(ctx context.Context, o Options) error {
 	st.Anon, _ = jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"iss": "supabase", "ref": "local", "role": "anon",
 		"iat": time.Now().Unix(), "exp": time.Now().Add(10 * 365 * 24 * time.Hour).Unix()}).SignedString([]byte(keys.JWTSecret))
 	st.Examples = examples(st)
+	if err := writeEnv(o.Dir, st, sims); err != nil {
+		return err
+	}
+	st.EnvFile = filepath.Join(o.Dir, EnvFile)
 
 	serveErr := make(chan error, 1)
 	srvCtx, stopServe := context.WithCancel(ctx)
 	defer stopServe()
 	started := make(chan struct{})
 	go func() {
-		serveErr <- localserver.ServeNotify(srvCtx, o.Addr, localserver.Handler(deps), o.Logger, started)
+		serveErr <- localserver.ServeNotify(srvCtx, o.Addr, rootHandler(localserver.Handler(deps), st, keys.JWTSecret), o.Logger, started)
 	}()
 	select {
 	case err := <-serveErr:
 		return fmt.Errorf("serving functions on %s: %w", o.Addr, err)
 	case <-started:
 	}
+	saved := make(chan struct{})
+	go func() {
+		defer close(saved)
+		keepSimsSaved(srvCtx, o.Dir, sims, func(err error) { o.Logger.Warn("saving simulator state", "error", err.Error()) })
+	}()
 	banner(o.Out, st, sims)
+	fmt.Fprintf(o.Out, "ready in %.1f s: open http://%s/ (PID %d)\n", time.Since(began).Seconds(), o.Addr, os.Getpid())
 	if o.Ready != nil {
 		o.Ready <- st
 	}
 	err = <-serveErr
+	stopServe()
+	<-saved
 	fmt.Fprintln(o.Out, "stopping: functions, Proxmox simulators, PostgreSQL")
 	return err
 }

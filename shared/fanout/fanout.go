@@ -30,6 +30,10 @@ type Health struct {
 	Status    proxmox.Status `json:"status"`
 	LatencyMs int64          `json:"latencyMs"`
 	Error     string         `json:"error,omitempty"`
+	// Warning is a code for an online server whose answer is incomplete
+	// (e.g. "limited_privileges"), WarningMessage the sentence for it.
+	Warning        string `json:"warning,omitempty"`
+	WarningMessage string `json:"warningMessage,omitempty"`
 }
 
 // Online reports whether the server answered.

@@ -34,7 +34,8 @@ type Config struct {
 	CredentialsKey      string        // CREDENTIALS_KEY: base64 of 32 bytes
 	CredentialsPrevious string        // CREDENTIALS_PREVIOUS_KEYS: comma-separated, still opened during rotation
 	AllowedOrigins      []string      // ALLOWED_ORIGINS, comma-separated; default *
-	ProxmoxTimeout      time.Duration // PROXMOX_TIMEOUT per server; default 4s
+	ProxmoxTimeout      time.Duration // PROXMOX_TIMEOUT per server; default 6s (room for pveproxy's 3 s 401 delay)
+	TaskFollow          time.Duration // TASK_FOLLOW: how long list-vms follows a power action's task; default 2s, 0 off
 	ProxmoxAllowCIDRs   string        // PROXMOX_ALLOW_CIDRS: targets exempt from the address guard
 	ProxmoxDenyCIDRs    string        // PROXMOX_DENY_CIDRS: targets always refused (wins over everything)
 	ProxmoxAllowedPorts string        // PROXMOX_ALLOWED_PORTS: e.g. "8006,443"; empty means any
@@ -68,6 +69,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		SecretsARN:          strings.TrimSpace(getenv("SECRETS_ARN")),
 		ProxmoxTimeout:      proxmox.DefaultTimeout,
 		StatsCacheTTL:       5 * time.Second,
+		TaskFollow:          2 * time.Second,
 		RequestTimeout:      25 * time.Second,
 		AllowedOrigins:      []string{"*"},
 	}
@@ -94,6 +96,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	duration("PROXMOX_TIMEOUT", &c.ProxmoxTimeout, false)
 	duration("STATS_CACHE_TTL", &c.StatsCacheTTL, true)
+	duration("TASK_FOLLOW", &c.TaskFollow, true)
 	duration("REQUEST_TIMEOUT", &c.RequestTimeout, false)
 	if v := getenv("LOG_LEVEL"); v != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
