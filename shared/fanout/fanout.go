@@ -23,7 +23,11 @@ type Health struct {
 	Name      string         `json:"name"`
 	Status    proxmox.Status `json:"status"`
 	LatencyMs int64          `json:"latencyMs"`
-	Error     string         `json:"error,omitempty"`
+	// AgeMs is how old the Proxmox answer (or failure) behind this entry
+	// is, in milliseconds: 0 when read for this request, up to the cache TTL
+	// (a little more while another instance refreshes it) when cached.
+	AgeMs int64  `json:"ageMs"`
+	Error string `json:"error,omitempty"`
 }
 
 // Online reports whether the server answered.
