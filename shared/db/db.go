@@ -121,6 +121,12 @@ func Translate(err error) error {
 			e := apperr.Wrap(apperr.Conflict, err, pe.Message)
 			e.Code = "last_admin"
 			return e
+		case pe.Code == "PT404": // private.require_tenant_view and friends
+			e := apperr.Wrap(apperr.NotFound, err, pe.Message)
+			if pe.Hint != "" {
+				e.Code = pe.Hint
+			}
+			return e
 		case pe.Code == "PT409":
 			return apperr.Wrap(apperr.Conflict, err, pe.Message)
 		case pe.Code == "42501": // insufficient_privilege, RLS WITH CHECK violations included

@@ -75,3 +75,30 @@ func ReadAsUser(ctx context.Context, pool *pgxpool.Pool, c Caller, scan func(pgx
 		return err
 	})
 }
+
+// AsCaller runs each QueryRow as the caller with ReadAsUser (two statements,
+// one round trip), for code written against a transaction's QueryRow (such
+// as access.Load) that needs nothing else from the transaction.
+type AsCaller struct {
+	Pool   *pgxpool.Pool
+	Caller Caller
+}
+
+// QueryRow runs sql when the row is scanned.
+func (q AsCaller) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return rowFunc(func(dest ...any) error {
+		return ReadAsUser(ctx, q.Pool, q.Caller, func(rows pgx.Rows) error {
+			if !rows.Next() {
+				if err := rows.Err(); err != nil {
+					return err
+				}
+				return pgx.ErrNoRows
+			}
+			return rows.Scan(dest...)
+		}, sql, args...)
+	})
+}
+
+type rowFunc func(dest ...any) error
+
+func (f rowFunc) Scan(dest ...any) error { return f(dest...) }

@@ -330,14 +330,16 @@ func (st *Store) read(ctx context.Context, id, key string) (*Snapshot, error) {
 // fetchAndStore asks Proxmox as the lease holder and shares the outcome.
 func (st *Store) fetchAndStore(ctx context.Context, id, key string, fetch func(context.Context) ([]proxmox.Resource, error)) Result {
 	r := st.direct(ctx, fetch)
-	var data []byte
+	var data *string // jsonb, sent as text
 	status, msg := "", ""
 	if r.Err == nil {
-		var err error
-		if data, err = json.Marshal(r.Value); err != nil || len(data) > MaxBytes {
+		b, err := json.Marshal(r.Value)
+		if err != nil || len(b) > MaxBytes {
 			st.release(id, key)
 			return r
 		}
+		js := string(b)
+		data = &js
 	} else {
 		status, msg = string(proxmox.Classify(r.Err)), proxmox.Describe(r.Err)
 	}
@@ -350,8 +352,9 @@ func (st *Store) fetchAndStore(ctx context.Context, id, key string, fetch func(c
 	})
 	if err == nil {
 		st.hold(id, fetchedAt, r.Fetched)
-	} else if err != pgx.ErrNoRows && !isNotFound(err) {
+	} else if !isNotFound(err) { // not found: the configuration changed meanwhile
 		st.log.Warn("snapshot store", "server", id, "error", err.Error())
+		st.release(id, key) // let a waiting instance ask rather than wait out the lease
 	}
 	st.prune(sctx)
 	return r

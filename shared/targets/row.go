@@ -1,9 +1,15 @@
 package targets
 
 import (
+	"context"
 	"encoding/json"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pvetenant/backend/shared/db"
 	"github.com/pvetenant/backend/shared/proxmox"
+	"github.com/pvetenant/backend/shared/secrets"
 )
 
 // serverRow is the part of a public.proxmox_servers row (as to_jsonb gives
@@ -38,4 +44,62 @@ func FromRow(raw []byte) (Server, error) {
 		s.fail(proxmox.StatusTLSError, UnverifiedTLS)
 	}
 	return s, nil
+}
+
+// selectForCaller is Load's two queries as one, for db.ReadAsUser: RLS
+// decides which servers exist for the caller, private.server_credentials
+// which sealed credentials they may read, and private.require_tenant_view
+// answers 404 for a tenant that is not theirs.
+const selectForCaller = `
+	select to_jsonb(s), c.auth_type, c.key_id, c.sealed, c.legacy_plaintext::text
+	from public.proxmox_servers s
+	left join lateral private.server_credentials(array[s.id]) c on true
+	where private.require_tenant_view($1::uuid) and s.tenant_id = $1::uuid
+	  and ($2 = '' or s.id::text = $2) and (not $3 or s.is_active)
+	order by s.created_at desc, s.id`
+
+// LoadAsCaller is Load for a read that only needs the caller to see the
+// tenant: one round trip of two statements instead of a transaction. A
+// tenant the caller has no role in is 404 tenant_not_found. Credentials that
+// need resealing are resealed as the caller in a transaction of their own.
+func LoadAsCaller(ctx context.Context, pool *pgxpool.Pool, c db.Caller, kr *secrets.Keyring, f Filter) ([]Server, error) {
+	var servers []Server
+	var sealed []*Sealed
+	err := db.ReadAsUser(ctx, pool, c, func(rows pgx.Rows) error {
+		servers, sealed = []Server{}, nil
+		for rows.Next() {
+			var raw []byte
+			var authType, keyID, legacy *string
+			var blob []byte
+			if err := rows.Scan(&raw, &authType, &keyID, &blob, &legacy); err != nil {
+				return err
+			}
+			s, err := FromRow(raw)
+			if err != nil {
+				return err
+			}
+			var sl *Sealed
+			if authType != nil {
+				sl = &Sealed{AuthType: *authType, KeyID: keyID, Sealed: blob, Legacy: legacy}
+			}
+			servers, sealed = append(servers, s), append(sealed, sl)
+		}
+		return rows.Err()
+	}, selectForCaller, f.TenantID, f.ServerID, f.ActiveOnly)
+	if err != nil {
+		return nil, err
+	}
+	for i := range servers {
+		row := sealed[i]
+		if row == nil || (row.Legacy == nil && (kr == nil || !kr.NeedsReseal(deref(row.KeyID)))) {
+			if err := Open(ctx, nil, kr, &servers[i], row); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err := db.AsUser(ctx, pool, c, func(tx pgx.Tx) error { return Open(ctx, tx, kr, &servers[i], row) }); err != nil {
+			return nil, err
+		}
+	}
+	return servers, nil
 }

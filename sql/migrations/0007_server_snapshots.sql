@@ -106,3 +106,27 @@ end
 $$;
 
 revoke all on function private.stats_context(text, uuid, jsonb) from public, anon, authenticated, service_role;
+
+-- Reads in two statements (set the caller, then one query: shared/db
+-- ReadAsUser) need "this tenant is not yours" to come from the query itself.
+-- As a one-time filter (`where private.require_tenant_view($1) and ...`) it
+-- raises PT404 tenant_not_found for a tenant the caller has no role in (and
+-- is no system admin), exactly when access.Load answers 404; it tells the
+-- caller nothing about anyone else.
+create or replace function private.require_tenant_view(_tenant uuid)
+returns boolean
+language plpgsql stable security definer
+set search_path = ''
+as $$
+begin
+  if exists (select 1 from public.tenants t where t.id = _tenant)
+     and (public.has_role(auth.uid(), 'admin')
+          or exists (select 1 from public.user_tenant_assignments a where a.tenant_id = _tenant and a.user_id = auth.uid())) then
+    return true;
+  end if;
+  raise exception 'Tenant not found.' using errcode = 'PT404', hint = 'tenant_not_found';
+end
+$$;
+
+revoke all on function private.require_tenant_view(uuid) from public, anon;
+grant execute on function private.require_tenant_view(uuid) to authenticated;
