@@ -161,14 +161,6 @@ func guard[V any](ctx context.Context, fetch func(context.Context) Result[V]) (r
 	return fetch(ctx)
 }
 
-// Peek returns key's result while it is fresh, without fetching.
-func (c *Cache[V]) Peek(key string) (Result[V], bool) {
-	if c.TTL() == 0 {
-		return Result[V]{}, false
-	}
-	return c.lookup(key)
-}
-
 func (c *Cache[V]) lookup(key string) (Result[V], bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
