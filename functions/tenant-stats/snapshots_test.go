@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +15,7 @@ import (
 	tenantstats "github.com/pvetenant/backend/functions/tenant-stats"
 	"github.com/pvetenant/backend/infra/functest"
 	"github.com/pvetenant/backend/infra/pvesim"
+	"github.com/pvetenant/backend/infra/sweep"
 	"github.com/pvetenant/backend/shared/runtime"
 )
 
@@ -23,11 +23,13 @@ import (
 // own memory (first-level cache, clients, pool), the same snapshot store.
 func (w world) instance(t *testing.T) http.Handler {
 	t.Helper()
-	d, err := runtime.Load(context.Background(), w.e.Config, tenantstats.Needs, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	logs := &functest.SyncBuffer{}
+	d, err := runtime.Load(context.Background(), w.e.Config, tenantstats.Needs, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(d.Close)
+	t.Cleanup(func() { sweep.Record(t.Name()+"-instance-logs", []byte(logs.String())) })
 	return tenantstats.New(d)
 }
 
@@ -38,6 +40,7 @@ func callOn(t *testing.T, h http.Handler, user string) tenantstats.LiveTenantSta
 	req.Header.Set("Authorization", "Bearer "+functest.Token(t, user))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
+	recordAnswer(t, rec.Body.Bytes())
 	if rec.Code != 200 {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body.String())
 	}
@@ -105,4 +108,16 @@ func TestHangingServerAskedOnceAcrossInstances(t *testing.T) {
 			t.Fatalf("answer %d: lab %v", i, hb)
 		}
 	}
+}
+
+var instanceAnswers sync.Map // *testing.T -> *functest.SyncBuffer
+
+// recordAnswer keeps what a second instance answered for the secrets sweep.
+func recordAnswer(t *testing.T, body []byte) {
+	b, loaded := instanceAnswers.LoadOrStore(t, &functest.SyncBuffer{})
+	buf := b.(*functest.SyncBuffer)
+	if !loaded {
+		t.Cleanup(func() { sweep.Record(t.Name()+"-instance-answers", []byte(buf.String())); instanceAnswers.Delete(t) })
+	}
+	_, _ = buf.Write(append(append([]byte(nil), body...), '\n'))
 }
