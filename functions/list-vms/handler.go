@@ -148,6 +148,10 @@ func (h *handler) list(ctx context.Context, r *httpapi.Request) (*httpapi.Respon
 // be on that server and node, with that type, and not a template; only then
 // is the action sent, and the UPID of Proxmox's task comes back.
 func (h *handler) power(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	// Per-user limit, fleet-wide (issue 17/18): before anything reaches Proxmox.
+	if err := h.d.Limits.Power(ctx, h.d.Pool, r.DB()); err != nil {
+		return nil, err
+	}
 	p := r.Params
 	tenantID, err := p.RequiredUUID("tenantId")
 	if err != nil {

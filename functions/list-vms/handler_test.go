@@ -75,6 +75,10 @@ func health(t *testing.T, res functest.Response) map[string]map[string]any {
 	return out
 }
 
+// text is a JSON string field, "" when absent: comparing the decoded any to
+// "" directly would pass for a missing field, which decodes to nil.
+func text(v any) string { s, _ := v.(string); return s }
+
 func TestListAcrossServers(t *testing.T) {
 	w := newWorld(t)
 	res := functest.Expect(t, w.e.Call(functest.ViewerA, http.MethodPost, fn, obj{"tenantId": functest.TenantA}), 200)
@@ -143,7 +147,7 @@ func TestOneServerDown(t *testing.T) {
 		t.Fatalf("%d guests, want the two clusters' 24", n)
 	}
 	h := health(t, res)
-	if h["edge"]["status"] != "offline" || h["edge"]["error"] == "" || h["lab"]["status"] != "online" || h["branch"]["status"] != "online" {
+	if h["edge"]["status"] != "offline" || text(h["edge"]["error"]) == "" || h["lab"]["status"] != "online" || h["branch"]["status"] != "online" {
 		t.Fatalf("health: %v", h)
 	}
 }
@@ -183,9 +187,8 @@ func TestFaultsBecomeServerHealth(t *testing.T) {
 			if h["lab"]["status"] != "online" || h["branch"]["status"] != "online" || len(vms(t, res)) != 24 {
 				t.Fatalf("the healthy servers suffered: %v", h)
 			}
-			// Within the per-server timeout (1.5 s) plus scheduling slack.
-			if ms := h["edge"]["latencyMs"].(float64); ms > 3000 {
-				t.Fatalf("edge took %.0f ms", ms)
+			if text(h["edge"]["error"]) == "" {
+				t.Fatalf("edge %s without a reason: %v", c.want, h["edge"])
 			}
 		})
 	}

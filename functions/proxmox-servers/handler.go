@@ -174,6 +174,7 @@ func (h *handler) create(ctx context.Context, r *httpapi.Request) (*httpapi.Resp
 		fp = *in.fingerprint
 	}
 	var s Server
+	var forbidden error
 	err = db.AsUser(ctx, h.d.Pool, r.DB(), func(tx pgx.Tx) error {
 		a, err := access.Load(ctx, tx, r.Caller.UserID, *in.tenantID)
 		if err != nil {
@@ -181,6 +182,9 @@ func (h *handler) create(ctx context.Context, r *httpapi.Request) (*httpapi.Resp
 		}
 		if err := a.Require(access.ManageServers); err != nil {
 			return err
+		}
+		if forbidden, err = h.admitProbe(ctx, tx, r, *in.tenantID, *in.host, port); err != nil || forbidden != nil {
+			return err // a forbidden address commits the counted hit and stores nothing
 		}
 		var id string
 		if err := tx.QueryRow(ctx, `insert into public.proxmox_servers
@@ -195,6 +199,9 @@ func (h *handler) create(ctx context.Context, r *httpapi.Request) (*httpapi.Resp
 		s, err = fetchServer(ctx, tx, id)
 		return err
 	})
+	if err == nil {
+		err = forbidden
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -221,6 +228,7 @@ func (h *handler) update(ctx context.Context, r *httpapi.Request) (*httpapi.Resp
 		return nil, err
 	}
 	var s Server
+	var forbidden error
 	err = db.AsUser(ctx, h.d.Pool, r.DB(), func(tx pgx.Tx) error {
 		cur, a, err := serverAccess(ctx, tx, r, id)
 		if err != nil {
@@ -243,6 +251,18 @@ func (h *handler) update(ctx context.Context, r *httpapi.Request) (*httpapi.Resp
 		moved := (in.host != nil && *in.host != cur.Host) || (in.port != nil && *in.port != cur.Port)
 		if moved && in.creds == nil && cur.HasCredentials {
 			return bad("Changing the host or port requires entering the credentials again.")
+		}
+		if moved {
+			host, port := cur.Host, cur.Port
+			if in.host != nil {
+				host = *in.host
+			}
+			if in.port != nil {
+				port = *in.port
+			}
+			if forbidden, err = h.admitProbe(ctx, tx, r, cur.TenantID, host, port); err != nil || forbidden != nil {
+				return err // a forbidden address commits the counted hit and changes nothing
+			}
 		}
 		set, args := []string{}, []any{id}
 		add := func(col string, v any) {
@@ -291,6 +311,9 @@ func (h *handler) update(ctx context.Context, r *httpapi.Request) (*httpapi.Resp
 		s, err = fetchServer(ctx, tx, id)
 		return err
 	})
+	if err == nil {
+		err = forbidden
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -355,6 +378,9 @@ func (h *handler) test(ctx context.Context, r *httpapi.Request) (*httpapi.Respon
 			if err := a.Require(access.ManageServers); err != nil {
 				return err
 			}
+			if err := h.d.Limits.SavedTest(ctx, tx); err != nil {
+				return err
+			}
 			loaded, err := targets.Load(ctx, tx, h.d.Keyring, targets.Filter{TenantID: s.TenantID, ServerID: s.ID})
 			if err != nil {
 				return err
@@ -385,6 +411,9 @@ func (h *handler) test(ctx context.Context, r *httpapi.Request) (*httpapi.Respon
 				where id = $1`, serverID, status, res.OK)
 			return err
 		})
+	} else {
+		tenantID, _, _ := r.Params.OptionalUUID("tenantId") // validated by adHocTarget
+		h.recordAdHocTest(ctx, r, tenantID, target, string(res.Status))
 	}
 	return httpapi.OK(res), nil
 }
@@ -404,15 +433,28 @@ func (h *handler) adHocTarget(ctx context.Context, r *httpapi.Request) (proxmox.
 		return proxmox.Target{}, bad("Credentials are required: tokenId and tokenSecret, or username and password.")
 	}
 	r.SetTenant(*in.tenantID)
+	port := 8006
+	if in.port != nil {
+		port = *in.port
+	}
+	var forbidden error
 	err = db.AsUser(ctx, h.d.Pool, r.DB(), func(tx pgx.Tx) error {
 		a, err := access.Load(ctx, tx, r.Caller.UserID, *in.tenantID)
 		if err != nil {
 			return err
 		}
-		return a.Require(access.ManageServers)
+		if err := a.Require(access.ManageServers); err != nil {
+			return err
+		}
+		forbidden, err = h.admitProbe(ctx, tx, r, *in.tenantID, *in.host, port)
+		return err
 	})
 	if err != nil {
 		return proxmox.Target{}, err
+	}
+	if forbidden != nil {
+		h.recordAdHocTest(ctx, r, *in.tenantID, proxmox.Target{Host: *in.host, Port: port, TokenID: in.creds.TokenID}, "forbidden_address")
+		return proxmox.Target{}, forbidden
 	}
 	t := proxmox.Target{Host: *in.host, Port: 8006, VerifyTLS: true,
 		TokenID: in.creds.TokenID, TokenSecret: in.creds.TokenSecret,

@@ -303,12 +303,14 @@ func TestConnectionTestAgainstSimulator(t *testing.T) {
 
 func TestAddressGuard(t *testing.T) {
 	// Without PROXMOX_ALLOW_CIDRS, loopback, link-local (cloud metadata) and
-	// unspecified targets are refused on the address actually dialled.
+	// unspecified targets are refused before anything is dialled (issue 18:
+	// 400 forbidden_address, as at create and update); the dial-time check
+	// stays for saved servers and names that resolve differently later.
 	e2 := functest.New(t, functest.Options{Needs: proxmoxservers.Needs, Configure: func(c *functest.Config) { c.ProxmoxAllowCIDRs = "" }}, proxmoxservers.New)
 	for _, host := range []string{"127.0.0.1", "localhost", "169.254.169.254", "0.0.0.0"} {
 		res := functest.Expect(t, e2.Call(functest.ManagerA, http.MethodPost, fn, obj{"action": "test", "tenantId": functest.TenantA,
-			"host": host, "port": 8006, "tokenId": "ops@pam!ci", "tokenSecret": "s", "tlsFingerprint": strings.Repeat("AB:", 31) + "AB"}), 200)
-		if res.Body["ok"] != false || !strings.Contains(strings.ToLower(res.Body["error"].(string)), "forbidden address") {
+			"host": host, "port": 8006, "tokenId": "ops@pam!ci", "tokenSecret": "s", "tlsFingerprint": strings.Repeat("AB:", 31) + "AB"}), 400)
+		if res.Code() != "forbidden_address" {
 			t.Fatalf("%s: %s", host, res.Raw)
 		}
 	}

@@ -29,7 +29,7 @@ type Assignment struct {
 	ID        string    `json:"id"`
 	UserID    string    `json:"user_id"`
 	TenantID  string    `json:"tenant_id"`
-	Role      string    `json:"role"`
+	Role      string    `json:"role" jsonschema:"enum=admin,enum=manager,enum=viewer"`
 	CreatedAt time.Time `json:"created_at"`
 	Profile   *Profile  `json:"profile"`
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/pvetenant/backend/infra/openapi"
 	"github.com/pvetenant/backend/infra/pvesim"
 	"github.com/pvetenant/backend/infra/sweep"
 	"github.com/pvetenant/backend/infra/testdb"
@@ -81,6 +82,10 @@ func New(t testing.TB, o Options, build func(*runtime.Deps) http.Handler) *Env {
 		"PROXMOX_TIMEOUT":     "2s",
 		"PROXMOX_ALLOW_CIDRS": "127.0.0.0/8",
 		"LOG_LEVEL":           "debug",
+		// Tests make many calls as one user within a minute (the action x
+		// role matrices); the limits themselves are tested in infra/probing
+		// and sql/migrations with their own settings.
+		"RATE_LIMITS": "probe_per_user=10000/1m,probe_per_tenant=10000/1m,saved_test_per_user=10000/1m,power_per_user=10000/1m",
 	}
 	cfg, err := runtime.FromEnv(func(k string) string { return env[k] })
 	if err != nil {
@@ -179,9 +184,12 @@ func (e *Env) Call(user, method, name string, params map[string]any) Response {
 	return e.Do(req)
 }
 
-// Do sends req to the handler.
+// Do sends req to the handler. Every answer is checked against the OpenAPI
+// document (infra/openapi): a shape the document does not describe fails
+// the test that received it.
 func (e *Env) Do(req *http.Request) Response {
 	e.T.Helper()
+	function, action := operationOf(req)
 	rec := httptest.NewRecorder()
 	e.Handler.ServeHTTP(rec, req)
 	res := Response{Status: rec.Code, Header: rec.Header(), Raw: rec.Body.String()}
@@ -194,7 +202,58 @@ func (e *Env) Do(req *http.Request) Response {
 			e.T.Fatalf("answer is not a JSON object: %v: %s", err, rec.Body.String())
 		}
 	}
+	if function != "" && req.Method != http.MethodOptions {
+		if err := openapi.ValidateAnswer(function, action, rec.Code, rec.Body.Bytes()); err != nil {
+			e.T.Fatalf("%v\nanswer: %s", err, truncate(rec.Body.String(), 2000))
+		}
+	}
 	return res
+}
+
+// operationOf names the function and action a request calls, as
+// shared/httpapi resolves them: the path segment after the function, else
+// "action" from the body (or, for GET and
+// DELETE, the query), else the function's action for the method. The body
+// is read and put back.
+func operationOf(req *http.Request) (function, action string) {
+	rest, ok := strings.CutPrefix(req.URL.Path, "/functions/v1/")
+	if !ok {
+		return "", ""
+	}
+	function, rest, _ = strings.Cut(rest, "/")
+	byMethod, ok := openapi.ByMethod[function]
+	if !ok {
+		return "", ""
+	}
+	if seg, _, _ := strings.Cut(rest, "/"); seg != "" {
+		if _, ok := openapi.Find(function, seg); ok {
+			return function, seg // the path names the action
+		}
+	}
+	if req.Body != nil {
+		b, _ := io.ReadAll(req.Body)
+		req.Body = io.NopCloser(bytes.NewReader(b))
+		var params map[string]any
+		if json.Unmarshal(b, &params) == nil {
+			action, _ = params["action"].(string)
+		}
+	}
+	if req.Method == http.MethodGet || req.Method == http.MethodDelete {
+		if a := req.URL.Query().Get("action"); a != "" {
+			action = a
+		}
+	}
+	if action == "" {
+		action = byMethod[req.Method]
+	}
+	return function, action
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
 }
 
 // Expect fails the test unless res has status.

@@ -80,8 +80,9 @@ func TestRotationRealClock(t *testing.T) {
 	tokB := sign(t, jwt.SigningMethodES256, ecKeyB, "B", validClaims(now))
 	mustVerify(t, v, sign(t, jwt.SigningMethodES256, ecKeyA, "A", validClaims(now)))
 	srv.setKeys(t, ecJWK("A", ecKeyA), ecJWK("B", ecKeyB))
-	expectInvalid(t, v, context.Background(), tokB) // within interval
-	expectHits(t, srv, 1)
+	// Only the "interval has passed" half is checked on the real clock: the
+	// "still within the interval" half would depend on how fast this machine
+	// runs (TestRotation covers it on an injected clock).
 	time.Sleep(350 * time.Millisecond)
 	mustVerify(t, v, tokB)
 	expectHits(t, srv, 2)

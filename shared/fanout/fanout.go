@@ -5,6 +5,9 @@ package fanout
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -16,6 +19,9 @@ import (
 // a large tenant's servers to answer in one round (a second round doubles the
 // answer time), few enough that one request's connections stay modest.
 const DefaultLimit = 64
+
+// ErrPanic wraps a panic recovered from one server's callback.
+var ErrPanic = errors.New("internal error while reading this server's answer")
 
 // Health is the contract's ServerHealth.
 type Health struct {
@@ -77,7 +83,10 @@ func (r Runner) Each(ctx context.Context, servers []targets.Server, fn func(ctx 
 			err := r.call(ctx, s, timeout, func(ctx context.Context, c *proxmox.Client) error { return fn(ctx, i, c) })
 			out[i].LatencyMs = time.Since(start).Milliseconds()
 			out[i].Status = proxmox.Classify(err)
-			if err != nil {
+			switch {
+			case errors.Is(err, ErrPanic):
+				out[i].Error = ErrPanic.Error()
+			case err != nil:
 				out[i].Error = proxmox.Describe(err)
 			}
 		}(i)
@@ -95,7 +104,18 @@ func (r Runner) One(ctx context.Context, s targets.Server, fn func(ctx context.C
 	return r.call(ctx, s, timeout, fn)
 }
 
-func (r Runner) call(ctx context.Context, s targets.Server, timeout time.Duration, fn func(ctx context.Context, c *proxmox.Client) error) error {
+// call runs fn under the per-server deadline. A panic in fn (a decoder bug
+// meeting an answer nobody foresaw) becomes this server's error instead of
+// ending the process, which on the local server hosts all four functions.
+func (r Runner) call(ctx context.Context, s targets.Server, timeout time.Duration, fn func(ctx context.Context, c *proxmox.Client) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			if l := r.Proxmox.Logger; l != nil {
+				l.Error("panic in per-server call", "server_id", s.ID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			}
+			err = ErrPanic
+		}
+	}()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	c, release, err := r.Clients.get(s, r.Proxmox)

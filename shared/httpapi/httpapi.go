@@ -195,6 +195,16 @@ func (s *Server) serve(ctx context.Context, f Function, names []string, hr *http
 	if err != nil {
 		return nil, err
 	}
+	// /functions/v1/<name>/<action> names the action too (one OpenAPI
+	// operation per action); the body may repeat it but not contradict it.
+	// A segment that is no action is ignored, as the contract has always
+	// ignored the rest of the path.
+	if seg := pathAction(hr.URL.Path, f.Name); f.Actions[seg] != nil {
+		if given && action != seg {
+			return nil, apperr.Newf(apperr.Invalid, "The path names action %q but the body names %q: give one, or the same in both.", truncate(seg, 64), action).WithCode("action_mismatch")
+		}
+		action, given = seg, true
+	}
 	if !given {
 		action = f.ByMethod[hr.Method]
 		if action == "" {
@@ -207,6 +217,16 @@ func (s *Server) serve(ctx context.Context, f Function, names []string, hr *http
 		return nil, apperr.Newf(apperr.Invalid, "Unknown action %q: %s supports %s.", truncate(action, 64), f.Name, strings.Join(names, ", "))
 	}
 	return fn(ctx, req)
+}
+
+// pathAction is the path segment after the function's name, if any.
+func pathAction(path, name string) string {
+	_, rest, ok := strings.Cut(path, "/"+name+"/")
+	if !ok {
+		return ""
+	}
+	seg, _, _ := strings.Cut(rest, "/")
+	return seg
 }
 
 func writeAnswer(w http.ResponseWriter, resp *Response, err error) int {

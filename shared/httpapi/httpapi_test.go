@@ -48,3 +48,47 @@ func TestRetryAfterHeader(t *testing.T) {
 		t.Fatalf("body %s (%v), want code rate_limited", rec.Body, err)
 	}
 }
+
+// The action may be a path segment (/functions/v1/<name>/<action>), as the
+// OpenAPI document lists it; the body may repeat it but not contradict it;
+// a segment that names no action is ignored, as the contract promises.
+func TestActionInPath(t *testing.T) {
+	s := &httpapi.Server{Verifier: anyone{}}
+	answer := func(name string) httpapi.Action {
+		return func(context.Context, *httpapi.Request) (*httpapi.Response, error) {
+			return httpapi.OK(map[string]string{"ran": name}), nil
+		}
+	}
+	h := s.Handler(httpapi.Function{Name: "f", Actions: map[string]httpapi.Action{"a": answer("a"), "b": answer("b")},
+		ByMethod: map[string]string{http.MethodPost: "a"}})
+	cases := []struct {
+		path, body string
+		status     int
+		want       string // ran, or the error code
+	}{
+		{"/functions/v1/f", ``, 200, "a"},
+		{"/functions/v1/f/b", ``, 200, "b"},
+		{"/functions/v1/f/b", `{"action":"b"}`, 200, "b"},
+		{"/functions/v1/f/b/", ``, 200, "b"},
+		{"/functions/v1/f/", `{"action":"b"}`, 200, "b"},
+		{"/functions/v1/f/b", `{"action":"a"}`, 400, "action_mismatch"},
+		{"/functions/v1/f/zzz", ``, 200, "a"},           // not an action: ignored, as before
+		{"/functions/v1/f/zzz/b", `{"action":"b"}`, 200, "b"},
+		{"/functions/v1/f/zzz", `{"action":"nope"}`, 400, "invalid_request"},
+	}
+	for _, c := range cases {
+		req := httptest.NewRequest(http.MethodPost, c.path, strings.NewReader(c.body))
+		req.Header.Set("Authorization", "Bearer x")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		var body map[string]string
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		got := body["ran"]
+		if rec.Code != 200 {
+			got = body["code"]
+		}
+		if rec.Code != c.status || got != c.want {
+			t.Errorf("%s %s: %d %s, want %d %s", c.path, c.body, rec.Code, rec.Body, c.status, c.want)
+		}
+	}
+}

@@ -11,7 +11,10 @@
 // for the dial.
 //
 // Private ranges (10/8, 172.16/12, 192.168/16, fc00::/7) are deliberately NOT
-// refused: Proxmox servers commonly live there (VPN, same VPC).
+// refused: Proxmox servers commonly live there (VPN, same VPC). An operator
+// who runs the functions inside a network of their own denies its service
+// subnets with a deny list (PROXMOX_DENY_CIDRS), which wins over everything,
+// and may restrict the ports (PROXMOX_ALLOWED_PORTS).
 package netguard
 
 import (
@@ -49,14 +52,47 @@ func (e *AddressError) Unwrap() error { return ErrForbiddenAddress }
 // usable; use New. A Guard is safe for concurrent use.
 type Guard struct {
 	allow  []netip.Prefix
+	deny   []netip.Prefix
+	ports  map[uint16]bool // nil: any port
 	dialer net.Dialer
+	// resolver answers CheckHost's lookups; nil means net.DefaultResolver.
+	resolver interface {
+		LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+	}
 }
 
 // New returns a Guard that refuses the built-in ranges unless the address is
 // inside one of allowCIDRs.
 func New(allowCIDRs []netip.Prefix) *Guard {
-	g := &Guard{allow: make([]netip.Prefix, 0, len(allowCIDRs))}
-	for _, p := range allowCIDRs {
+	return NewWith(Options{Allow: allowCIDRs})
+}
+
+// Options configure a Guard beyond the built-in ranges.
+type Options struct {
+	Allow []netip.Prefix // exempt from the built-in ranges
+	Deny  []netip.Prefix // always refused: wins over Allow and over the default allowance of private ranges
+	Ports []uint16       // the only ports that may be dialled; empty means any
+}
+
+// NewWith returns a Guard configured by o.
+func NewWith(o Options) *Guard {
+	g := &Guard{allow: normalizePrefixes(o.Allow), deny: normalizePrefixes(o.Deny)}
+	if len(o.Ports) > 0 {
+		g.ports = make(map[uint16]bool, len(o.Ports))
+		for _, p := range o.Ports {
+			g.ports[p] = true
+		}
+	}
+	g.dialer = net.Dialer{
+		KeepAlive:      30 * time.Second,
+		ControlContext: g.control,
+	}
+	return g
+}
+
+func normalizePrefixes(in []netip.Prefix) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(in))
+	for _, p := range in {
 		if !p.IsValid() {
 			continue
 		}
@@ -65,13 +101,9 @@ func New(allowCIDRs []netip.Prefix) *Guard {
 		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
 			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
 		}
-		g.allow = append(g.allow, p.Masked())
+		out = append(out, p.Masked())
 	}
-	g.dialer = net.Dialer{
-		KeepAlive:      30 * time.Second,
-		ControlContext: g.control,
-	}
-	return g
+	return out
 }
 
 // ParseCIDRs parses a comma separated list of CIDRs. Blank entries are
@@ -124,6 +156,11 @@ func (g *Guard) Check(ip netip.Addr) error {
 	// (::ffff:127.0.0.1) reaches the IPv4 host, so judge the IPv4 form.
 	ip = ip.WithZone("")
 	un := ip.Unmap()
+	for _, p := range g.deny {
+		if p.Contains(un) {
+			return &AddressError{Addr: ip, Reason: "not allowed"}
+		}
+	}
 	for _, p := range g.allow {
 		if p.Contains(un) {
 			return nil
@@ -168,7 +205,7 @@ func (g *Guard) control(_ context.Context, network, address string, _ syscall.Ra
 	if err != nil {
 		return &AddressError{Reason: fmt.Sprintf("unparsable address %q", address)}
 	}
-	return g.Check(ap.Addr())
+	return g.CheckAddrPort(ap)
 }
 
 // DialContext dials like net.Dialer.DialContext but refuses forbidden

@@ -1,6 +1,7 @@
 package proxmox
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -19,13 +20,25 @@ func FuzzDecoders(f *testing.F) {
 	f.Add([]byte(`{"data":null}`))
 	f.Add([]byte(``))
 	f.Fuzz(func(t *testing.T, body []byte) {
+		var env struct {
+			Data []json.RawMessage `json:"data"`
+		}
+		elements := -1 // unknown: the body is not an envelope with a data array
+		if json.Unmarshal(body, &env) == nil {
+			elements = len(env.Data)
+		}
 		if res, _, err := DecodeResources(body); err == nil {
+			if elements >= 0 && len(res) > elements {
+				t.Fatalf("%d resources from %d elements", len(res), elements)
+			}
 			for _, r := range res {
 				_ = r.IsGuest()
 				_ = r.TagList()
 			}
 		}
-		_, _, _ = DecodeNodes(body)
+		if nodes, _, err := DecodeNodes(body); err == nil && elements >= 0 && len(nodes) > elements {
+			t.Fatalf("%d nodes from %d elements", len(nodes), elements)
+		}
 		_, _, _ = DecodeClusterStatus(body)
 	})
 }

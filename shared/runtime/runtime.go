@@ -20,6 +20,7 @@ import (
 	"github.com/pvetenant/backend/shared/httpapi"
 	"github.com/pvetenant/backend/shared/netguard"
 	"github.com/pvetenant/backend/shared/proxmox"
+	"github.com/pvetenant/backend/shared/ratelimit"
 	"github.com/pvetenant/backend/shared/secrets"
 )
 
@@ -34,6 +35,9 @@ type Config struct {
 	AllowedOrigins      []string      // ALLOWED_ORIGINS, comma-separated; default *
 	ProxmoxTimeout      time.Duration // PROXMOX_TIMEOUT per server; default 4s
 	ProxmoxAllowCIDRs   string        // PROXMOX_ALLOW_CIDRS: targets exempt from the address guard
+	ProxmoxDenyCIDRs    string        // PROXMOX_DENY_CIDRS: targets always refused (wins over everything)
+	ProxmoxAllowedPorts string        // PROXMOX_ALLOWED_PORTS: e.g. "8006,443"; empty means any
+	RateLimits          string        // RATE_LIMITS: overrides of ratelimit.Defaults, e.g. "probe_per_user=10/1m"
 	StatsCacheTTL       time.Duration // STATS_CACHE_TTL; default 5s, 0 disables
 	RequestTimeout      time.Duration // REQUEST_TIMEOUT for a whole request; default 25s
 	LogLevel            slog.Level    // LOG_LEVEL: debug, info, warn, error
@@ -56,6 +60,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		CredentialsKey:      getenv("CREDENTIALS_KEY"),
 		CredentialsPrevious: getenv("CREDENTIALS_PREVIOUS_KEYS"),
 		ProxmoxAllowCIDRs:   getenv("PROXMOX_ALLOW_CIDRS"),
+		ProxmoxDenyCIDRs:    getenv("PROXMOX_DENY_CIDRS"),
+		ProxmoxAllowedPorts: getenv("PROXMOX_ALLOWED_PORTS"),
+		RateLimits:          getenv("RATE_LIMITS"),
 		ProxmoxTimeout:      proxmox.DefaultTimeout,
 		StatsCacheTTL:       5 * time.Second,
 		RequestTimeout:      25 * time.Second,
@@ -105,6 +112,7 @@ type Deps struct {
 	Keyring *secrets.Keyring // nil when CREDENTIALS_KEY is unset and not needed
 	Proxmox proxmox.Options
 	Clients *fanout.Clients // Proxmox clients reused across requests of a warm process
+	Limits  ratelimit.Limits
 }
 
 // Load builds Deps. The pool connects lazily: a function whose database is
@@ -135,13 +143,24 @@ func Load(ctx context.Context, c Config, need Needs, logger *slog.Logger) (*Deps
 	if err != nil {
 		errs = append(errs, fmt.Errorf("PROXMOX_ALLOW_CIDRS: %w", err))
 	}
+	deny, err := netguard.ParseCIDRs(c.ProxmoxDenyCIDRs)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("PROXMOX_DENY_CIDRS: %w", err))
+	}
+	ports, err := netguard.ParsePorts(c.ProxmoxAllowedPorts)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("PROXMOX_ALLOWED_PORTS: %w", err))
+	}
+	if d.Limits, err = ratelimit.Parse(c.RateLimits); err != nil {
+		errs = append(errs, fmt.Errorf("RATE_LIMITS: %w", err))
+	}
 	if err := errors.Join(errs...); err != nil {
 		if d.Pool != nil {
 			d.Pool.Close()
 		}
 		return nil, err
 	}
-	d.Proxmox = proxmox.Options{Timeout: c.ProxmoxTimeout, Guard: netguard.New(allow), Logger: logger}
+	d.Proxmox = proxmox.Options{Timeout: c.ProxmoxTimeout, Guard: netguard.NewWith(netguard.Options{Allow: allow, Deny: deny, Ports: ports}), Logger: logger}
 	d.Clients = fanout.NewClients(256)
 	d.Server = &httpapi.Server{Verifier: verifier, Logger: logger, AllowedOrigins: c.AllowedOrigins, Timeout: c.RequestTimeout}
 	return d, nil

@@ -100,10 +100,10 @@ func run(duration time.Duration, clients int, only string) error {
 		{"list-vms start/stop", 5, "mona@acme.test", func(_ *stack.Stack, r *rand.Rand) map[string]any {
 			act := []string{"start", "stop"}[r.IntN(2)]
 			return map[string]any{"action": act, "tenantId": acme, "serverId": cluster, "node": "pve2", "vmid": 104, "type": "qemu"}
-		}, "list-vms", map[int]bool{202: true, 502: true}},
+		}, "list-vms", map[int]bool{202: true, 502: true, 429: true}}, // 429: the per-user power-action limit (issue 18)
 		{"viewer power action (refused)", 5, "victor@acme.test", func(*stack.Stack, *rand.Rand) map[string]any {
 			return map[string]any{"action": "reboot", "tenantId": acme, "serverId": cluster, "node": "pve1", "vmid": 100, "type": "qemu"}
-		}, "list-vms", map[int]bool{403: true}},
+		}, "list-vms", map[int]bool{403: true, 429: true}},
 		{"stranger reads stats (refused)", 5, "bob@globex.test", func(*stack.Stack, *rand.Rand) map[string]any {
 			return map[string]any{"action": "get-live-stats", "tenantId": acme}
 		}, "tenant-stats", map[int]bool{404: true}},
