@@ -664,6 +664,7 @@ export interface components {
             /** @enum {string} */
             status: "online" | "offline" | "auth_error" | "tls_error" | "timeout" | "error";
             latencyMs: number;
+            ageMs: number;
             error?: string;
         };
         ServerRef: {
