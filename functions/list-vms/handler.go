@@ -41,6 +41,7 @@ func New(d *runtime.Deps) http.Handler {
 	for _, a := range []string{"start", "stop", "shutdown", "reboot"} {
 		actions[a] = h.power
 	}
+	actions["task-status"] = h.taskStatus
 	return d.Server.Handler(httpapi.Function{
 		Name:     Name,
 		Actions:  actions,
@@ -145,8 +146,8 @@ func (h *handler) list(ctx context.Context, r *httpapi.Request) (*httpapi.Respon
 }
 
 // power starts, stops, shuts down or reboots one guest. The guest must really
-// be on that server and node, with that type, and not a template; only then
-// is the action sent, and the UPID of Proxmox's task comes back.
+// be on that server and node, with that type, and in a state Proxmox would
+// act on; only then is the action sent (see powerOn).
 func (h *handler) power(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 	// Per-user limit, fleet-wide (issue 17/18): before anything reaches Proxmox.
 	if err := h.d.Limits.Power(ctx, h.d.Pool, r.DB()); err != nil {
@@ -181,42 +182,9 @@ func (h *handler) power(ctx context.Context, r *httpapi.Request) (*httpapi.Respo
 	if s.Problem != "" {
 		return nil, apperr.New(apperr.BadGateway, "This server cannot be reached: "+s.Problem+".").WithCode(string(s.ProblemStatus))
 	}
-	var upid string
-	err = h.runner.One(ctx, s, func(ctx context.Context, c *proxmox.Client) error {
-		res, err := c.ClusterResources(ctx, "vm")
-		if err != nil {
-			return err
-		}
-		var guest *proxmox.Resource
-		for i := range res {
-			if res[i].IsGuest() && res[i].VMID == int(vmid) {
-				guest = &res[i]
-				break
-			}
-		}
-		switch {
-		case guest == nil || guest.Node != node || guest.Type != typ:
-			return errGuestNotFound
-		case guest.Template:
-			return apperr.New(apperr.Conflict, "Templates cannot be started, stopped or rebooted.").WithCode("guest_is_template")
-		}
-		upid, err = c.GuestAction(ctx, node, typ, int(vmid), r.Action)
-		return err
-	})
-	if err != nil {
-		return nil, proxmoxError(err)
-	}
-	r.Log.Info("guest action", "server", s.ID, "node", node, "vmid", vmid, "type", typ, "action", r.Action)
-	// Into the audit trail (0004), as the caller. Proxmox has already acted,
-	// so a failure to record is logged rather than reported as a failed action.
-	if err := db.AsUser(ctx, h.d.Pool, r.DB(), func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `select private.record_guest_action($1::uuid, $2::uuid, $3::text, $4::integer, $5::text, $6::text, $7::text)`,
-			tenantID, s.ID, node, vmid, typ, r.Action, upid)
-		return err
-	}); err != nil {
-		r.Log.Error("guest action not recorded in the audit trail", "server", s.ID, "vmid", vmid, "error", err.Error())
-	}
-	return httpapi.Accepted(map[string]any{"upid": upid}), nil
+	// The guest's row decides first (power.go); then Proxmox, whose task is
+	// followed briefly, and the audit trail records what happened.
+	return h.powerOn(ctx, r, tenantID, s, node, int(vmid), typ)
 }
 
 var errGuestNotFound = apperr.New(apperr.NotFound, "No guest with that vmid, type and node on this server.").WithCode("guest_not_found")

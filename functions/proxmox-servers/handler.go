@@ -359,6 +359,10 @@ type TestResult struct {
 	TLSFingerprint string         `json:"tlsFingerprint,omitempty"`
 	Status         proxmox.Status `json:"status"`
 	Error          string         `json:"error,omitempty"`
+	// What the credentials may do (GET /access/permissions), and a sentence
+	// when they cannot see guests, storage or node figures, or power guests.
+	Privileges *proxmox.Privileges `json:"privileges,omitempty"`
+	Warning    string              `json:"warning,omitempty"`
 }
 
 func (h *handler) test(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
@@ -495,6 +499,12 @@ func (h *handler) probe(ctx context.Context, t proxmox.Target, problem string, p
 		}
 		return res
 	}
-	return TestResult{OK: true, Status: proxmox.StatusOnline, Version: p.Version.Version, Nodes: p.Nodes,
+	res := TestResult{OK: true, Status: proxmox.StatusOnline, Version: p.Version.Version, Nodes: p.Nodes,
 		LatencyMs: p.LatencyMS, TLSFingerprint: p.Fingerprint}
+	// A privilege-separated token without ACL connects fine and sees
+	// nothing (issue 13): say so here, where the user can fix it.
+	if priv, err := c.Permissions(ctx); err == nil {
+		res.Privileges, res.Warning = &priv, priv.Sentence()
+	}
+	return res
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pvetenant/backend/shared/fanout"
+	"github.com/pvetenant/backend/shared/guests"
 	"github.com/pvetenant/backend/shared/httpapi"
 	"github.com/pvetenant/backend/shared/proxmox"
 	"github.com/pvetenant/backend/shared/runtime"
@@ -169,6 +170,7 @@ func (h *handler) poll(ctx context.Context, r *httpapi.Request) (polled, error) 
 		res := results[i]
 		if p.data[i].Online {
 			p.data[i].Resources = res.Value
+			health[i].Warning, health[i].WarningMessage = guests.PrivilegeWarning(res.Value)
 		}
 		if res.Fetched.Before(p.asOf) {
 			p.asOf = res.Fetched
@@ -185,6 +187,7 @@ func (h *handler) poll(ctx context.Context, r *httpapi.Request) (polled, error) 
 		}
 	}
 	r.Log.Debug("tenant stats", "servers", len(servers), "from_cache", fromCache)
+	recordMetrics(health, answered, results)
 	return p, nil
 }
 

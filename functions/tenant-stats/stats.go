@@ -17,6 +17,8 @@ type LiveTenantStats struct {
 	StoppedVMs        int             `json:"stoppedVMs"`
 	TotalContainers   int             `json:"totalContainers"`
 	RunningContainers int             `json:"runningContainers"`
+	PausedVMs         int             `json:"pausedVMs"`     // paused, prelaunch or suspended: neither running nor stopped
+	UnknownGuests     int             `json:"unknownGuests"` // no status data (node down): in no other count
 	Nodes             Counts          `json:"nodes"`
 	CPUUsage          CPUUsage        `json:"cpuUsage"`
 	MemoryUsage       ByteUsage       `json:"memoryUsage"`
@@ -95,6 +97,7 @@ func aggregate(servers []serverData) LiveTenantStats {
 	// Reused across servers: shared storage is deduplicated per server (a
 	// cluster), local storage per node of that server.
 	seen := map[storageKey]struct{}{}
+	var g guests.Tally
 	s.Servers.Total = len(servers)
 	for _, sv := range servers {
 		if !sv.Online {
@@ -106,25 +109,8 @@ func aggregate(servers []serverData) LiveTenantStats {
 		for i := range sv.Resources {
 			r := &sv.Resources[i]
 			switch r.Type {
-			case "qemu":
-				if r.Template {
-					continue
-				}
-				s.TotalVMs++
-				switch r.Status {
-				case "running":
-					s.RunningVMs++
-				case "stopped":
-					s.StoppedVMs++
-				}
-			case "lxc":
-				if r.Template {
-					continue
-				}
-				s.TotalContainers++
-				if r.Status == "running" {
-					s.RunningContainers++
-				}
+			case "qemu", "lxc":
+				g.Add(r) // shared/guests: paused and unknown guests apart
 			case "node":
 				s.Nodes.Total++
 				if r.Status != "online" {
@@ -132,7 +118,7 @@ func aggregate(servers []serverData) LiveTenantStats {
 					continue
 				}
 				s.Nodes.Online++
-				cpuUsed += r.CPU * r.MaxCPU
+				cpuUsed += guests.NonNegative(r.CPU) * r.MaxCPU
 				cpuTotal += r.MaxCPU
 				memUsed += r.Mem
 				memTotal += r.MaxMem
@@ -154,6 +140,8 @@ func aggregate(servers []serverData) LiveTenantStats {
 			// pool, sdn, network (and anything newer) are never summed.
 		}
 	}
+	s.TotalVMs, s.RunningVMs, s.StoppedVMs, s.PausedVMs = g.TotalVMs, g.RunningVMs, g.StoppedVMs, g.PausedVMs
+	s.TotalContainers, s.RunningContainers, s.UnknownGuests = g.TotalContainers, g.RunningContainers, g.UnknownGuests
 	// Cores are rounded to thousandths only to drop floating-point noise
 	// (0.088875 × 16 is not exactly 1.422); the percentage uses the sums.
 	s.CPUUsage = CPUUsage{Used: round(cpuUsed, 3), Total: round(cpuTotal, 3), Percentage: percent(cpuUsed, cpuTotal)}

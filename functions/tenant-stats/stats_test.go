@@ -57,7 +57,7 @@ const clusterJSON = `{"data":[
 // GiB; qemu 100 and lxc 101 running; local 5/50 GiB and local-lvm 15/200 GiB.
 const standaloneJSON = `[
  {"id":"qemu/100","type":"qemu","vmid":100,"name":"debian","node":"pve","status":"running","template":0,"cpu":0.02,"maxcpu":2,"mem":1610612736,"maxmem":4294967296,"disk":0,"maxdisk":34359738368,"uptime":431000},
- {"id":"lxc/101","type":"lxc","vmid":101,"name":"nginx","node":"pve","status":"running","cpu":0.005,"maxcpu":1,"mem":134217728,"maxmem":536870912,"disk":1258291200,"maxdisk":8589934592,"uptime":431500,"tags":"web"},
+ {"id":"lxc/101","type":"lxc","vmid":101,"name":"nginx","node":"pve","status":"running","template":0,"cpu":0.005,"maxcpu":1,"mem":134217728,"maxmem":536870912,"disk":1258291200,"maxdisk":8589934592,"uptime":431500,"tags":"web"},
  {"id":"node/pve","type":"node","node":"pve","status":"online","cpu":0.1,"maxcpu":8,"mem":2147483648,"maxmem":17179869184,"disk":16106127360,"maxdisk":107374182400,"uptime":432000},
  {"id":"storage/pve/local","type":"storage","storage":"local","node":"pve","status":"available","shared":0,"plugintype":"dir","content":"backup,iso,vztmpl","disk":5368709120,"maxdisk":53687091200},
  {"id":"storage/pve/local-lvm","type":"storage","storage":"local-lvm","node":"pve","status":"available","shared":0,"plugintype":"lvmthin","content":"images,rootdir","disk":16106127360,"maxdisk":214748364800}
@@ -79,9 +79,10 @@ func online(id string, res []proxmox.Resource) serverData {
 func TestAggregateOneCluster(t *testing.T) {
 	got := aggregate([]serverData{online("lab", decode(t, clusterJSON))})
 	want := LiveTenantStats{
-		// qemu 100 running + 101 stopped + 102 unknown (offline node, its
-		// template flag is not reported so it counts); 9000 is a template.
-		TotalVMs: 3, RunningVMs: 1, StoppedVMs: 1,
+		// qemu 100 running + 101 stopped; 9000 is a template; 102 on the
+		// offline node has no status data (no template field: it may be a
+		// template), so it is an unknown guest, not a VM.
+		TotalVMs: 2, RunningVMs: 1, StoppedVMs: 1, UnknownGuests: 1,
 		// lxc 200 running + 201 stopped; 9001 is a template.
 		TotalContainers: 2, RunningContainers: 1,
 		Nodes: Counts{Total: 3, Online: 2, Offline: 1},
@@ -121,7 +122,7 @@ func TestAggregateTwoServersAndAnOfflineOne(t *testing.T) {
 
 	got = aggregate([]serverData{online("lab", lab), online("edge", edge), {ID: "down", Name: "down"}})
 	want = LiveTenantStats{
-		TotalVMs: 3 + 1, RunningVMs: 1 + 1, StoppedVMs: 1 + 0,
+		TotalVMs: 2 + 1, RunningVMs: 1 + 1, StoppedVMs: 1 + 0, UnknownGuests: 1,
 		TotalContainers: 2 + 1, RunningContainers: 1 + 1,
 		Nodes: Counts{Total: 3 + 1, Online: 2 + 1, Offline: 1},
 		// (4 + 0.8) / (12 + 8) = 4.8/20 = 24%

@@ -299,6 +299,7 @@ type ServerOpts struct {
 	Password bool   // log in with user + password instead of the API token
 	Inactive bool   // is_active false
 	Secret   string // override the token secret (e.g. a wrong one)
+	TokenID  string // another of the simulator's tokens (with Secret)
 }
 
 // AddServer registers sim as a server of tenant, pinned to its certificate,
@@ -316,6 +317,9 @@ func (e *Env) AddServer(tenant, name string, sim *pvesim.Sim, o ServerOpts) stri
 	c := secrets.Credentials{TokenID: pvesim.PresetTokenID, TokenSecret: pvesim.PresetTokenSecret}
 	if o.Secret != "" {
 		c.TokenSecret = o.Secret
+	}
+	if o.TokenID != "" {
+		c.TokenID = o.TokenID
 	}
 	if o.Password {
 		c = secrets.Credentials{Username: pvesim.PresetUser, Password: pvesim.PresetPassword}

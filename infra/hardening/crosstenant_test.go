@@ -102,6 +102,11 @@ func TestCrossTenantBattery(t *testing.T) {
 			guest := obj{"action": act, "tenantId": v.tenant, "serverId": v.server, "node": v.node, "vmid": 100, "type": "qemu"}
 			calls = append(calls, call{"list-vms", "POST", guest})
 		}
+		upid := "UPID:" + v.node + ":0000C0DE:0001E240:674560C9:qmstart:100:root@pam!monitor:"
+		calls = append(calls, call{"list-vms", "POST", obj{"action": "task-status", "tenantId": v.tenant, "serverId": v.server, "node": v.node, "upid": upid}})
+		if own.tenant != "" {
+			calls = append(calls, call{"list-vms", "POST", obj{"action": "task-status", "tenantId": own.tenant, "serverId": v.server, "node": v.node, "upid": upid}})
+		}
 		if own.tenant != "" {
 			// Mixing ids: my tenant, their server or member.
 			calls = append(calls,

@@ -7,9 +7,12 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/pvetenant/backend/infra/localserver"
@@ -19,6 +22,13 @@ import (
 
 func main() {
 	if err := run(); err != nil {
+		var busy *stack.PortBusyError
+		var dirBusy *stack.DirBusyError
+		if errors.As(err, &busy) || errors.As(err, &dirBusy) {
+			// One readable line naming the variable to change.
+			fmt.Fprintln(os.Stderr, "local stack: "+err.Error())
+			os.Exit(1)
+		}
 		slog.Error("local server", "error", err.Error())
 		os.Exit(1)
 	}
@@ -37,7 +47,22 @@ func run() error {
 	}
 	if cfg.DatabaseURL == "" {
 		// No database given: bring up the whole embedded stack.
-		return stack.Run(ctx, stack.Options{Addr: addr, Dir: os.Getenv("STACK_DIR")})
+		// DB_PORT moves the stack's PostgreSQL off 54322 (e.g. when
+		// `supabase start` holds it).
+		var dbPort int
+		if v := os.Getenv("DB_PORT"); v != "" {
+			if dbPort, err = strconv.Atoi(v); err != nil || dbPort <= 0 || dbPort > 65535 {
+				return fmt.Errorf("DB_PORT=%q is not a port number", v)
+			}
+		}
+		err := stack.Run(ctx, stack.Options{Addr: addr, DBPort: dbPort, Dir: os.Getenv("STACK_DIR")})
+		if err != nil && ctx.Err() != nil {
+			// Stopped by SIGINT/SIGTERM while starting: what was started is
+			// stopped again, which is what was asked.
+			fmt.Fprintln(os.Stderr, "local stack: stopped while starting")
+			return nil
+		}
+		return err
 	}
 	d, err := runtime.Load(ctx, cfg, localserver.Merge(), nil)
 	if err != nil {

@@ -53,9 +53,14 @@ func Handler(d *runtime.Deps) http.Handler {
 		handlers[f.Name] = f.New(d)
 	}
 	notFound := d.Server.Handler(httpapi.Function{Name: "unknown"})
+	health := Health(d.Pool, functionNames())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rest, ok := strings.CutPrefix(r.URL.Path, "/functions/v1/")
 		name, _, _ := strings.Cut(rest, "/")
+		if (r.URL.Path == "/health" || (ok && rest == "")) && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			health.ServeHTTP(w, r)
+			return
+		}
 		if h, found := handlers[name]; ok && found {
 			h.ServeHTTP(w, r)
 			return

@@ -89,6 +89,13 @@ type PowerRequest struct {
 	Type     string `json:"type" jsonschema:"enum=qemu,enum=lxc,enum=vm,enum=container"`
 }
 
+type TaskStatusRequest struct {
+	TenantID string `json:"tenantId" jsonschema:"format=uuid"`
+	ServerID string `json:"serverId" jsonschema:"format=uuid"`
+	Node     string `json:"node" jsonschema:"minLength=1,maxLength=64"`
+	UPID     string `json:"upid" jsonschema:"minLength=1,maxLength=512,description=a task id UPID:node:pid:pstart:starttime:type:id:user: of that node"`
+}
+
 type NoParams struct{}
 
 type TenantFields struct {
@@ -156,7 +163,14 @@ type VMsAnswer struct {
 	Servers []fanout.Health `json:"servers"`
 }
 type PowerAnswer struct {
-	UPID string `json:"upid"`
+	UPID       string `json:"upid"`
+	Status     string `json:"status,omitempty" jsonschema:"enum=running,enum=stopped,description=the task's state when list-vms stopped following it; absent when it could not be read"`
+	ExitStatus string `json:"exitstatus,omitempty" jsonschema:"description=OK or WARNINGS: n once stopped (a failed task is an error answer)"`
+}
+type TaskStatusAnswer struct {
+	Status     string `json:"status" jsonschema:"enum=running,enum=stopped"`
+	ExitStatus string `json:"exitstatus,omitempty" jsonschema:"description=OK, WARNINGS: n, or PVE's error message; once stopped"`
+	StartedAt  string `json:"startedAt" jsonschema:"format=date-time"`
 }
 type TenantsAnswer struct {
 	Tenants []tenants.Tenant `json:"tenants"`
@@ -214,6 +228,7 @@ func Operations() []Operation {
 		{"list-vms", "stop", "Stop a guest (hard)", accepted, PowerRequest{}, PowerAnswer{}},
 		{"list-vms", "shutdown", "Shut a guest down (ACPI / init)", accepted, PowerRequest{}, PowerAnswer{}},
 		{"list-vms", "reboot", "Reboot a guest", accepted, PowerRequest{}, PowerAnswer{}},
+		{"list-vms", "task-status", "A Proxmox task of one of the tenant's servers", ok, TaskStatusRequest{}, TaskStatusAnswer{}},
 
 		{"tenants", "list", "Tenants the caller belongs to (all, for a system admin)", ok, NoParams{}, TenantsAnswer{}},
 		{"tenants", "get", "One tenant", ok, TenantRef{}, TenantAnswer{}},

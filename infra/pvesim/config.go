@@ -49,6 +49,13 @@ type Config struct {
 	Tokens []Token `json:"tokens,omitempty"`
 	Users  []User  `json:"users,omitempty"`
 
+	// ACL grants roles on paths, as /etc/pve/user.cfg does (see acl.go).
+	// Empty: every user (and every token that is not privilege-separated)
+	// may do everything, minus ReadOnly's writes, as before ACLs existed
+	// here. A privilege-separated token only ever has what its own entries
+	// grant, intersected with its user's rights.
+	ACL []ACL `json:"acl,omitempty"`
+
 	// OddGuest, when non-zero, is a vmid whose entries in /cluster/resources
 	// and the per-node guest lists carry odd-but-seen-in-the-wild values:
 	// vmid as a JSON string and maxcpu/cpus 1.5. Settable at runtime with
@@ -64,8 +71,8 @@ type Config struct {
 	// "stopped" with exitstatus "OK". Zero: tasks finish immediately.
 	TaskDuration time.Duration `json:"-"`
 
-	// AuthFailureDelay delays 401 answers (real pveproxy waits 3s). Zero by
-	// default so tests stay fast.
+	// AuthFailureDelay delays 401 answers (real pveproxy waits 3s:
+	// RealAuthFailureDelay). Zero by default so tests stay fast.
 	AuthFailureDelay time.Duration `json:"-"`
 
 	// Clock returns the current time (UPID start times, ticket ages, uptime
@@ -76,6 +83,10 @@ type Config struct {
 	// freshly generated (their fingerprint must change on rotation).
 	Seed int64 `json:"seed,omitempty"`
 }
+
+// RealAuthFailureDelay is how long pveproxy holds back every 401
+// (pve-http-server src/PVE/APIServer/AnyEvent.pm).
+const RealAuthFailureDelay = 3 * time.Second
 
 // Node is a cluster member.
 type Node struct {
@@ -125,7 +136,7 @@ type Guest struct {
 	// MaxCPU is vCPUs (qemu sockets*cores) or an LXC's cores/cpulimit, which
 	// may be fractional (cpulimit 1.5 => maxcpu 1.5). Default 1.
 	MaxCPU  float64 `json:"maxcpu,omitempty"`
-	CPU     float64 `json:"cpu,omitempty"`     // fraction 0..1 while running; default 0.01
+	CPU     float64 `json:"cpu,omitempty"`     // fraction 0..1 while running (negative kept, as PVE 9.2 sent); default 0.01
 	Mem     int64   `json:"mem,omitempty"`     // used bytes while running; default MaxMem/4
 	MaxMem  int64   `json:"maxmem,omitempty"`  // default 2 GiB qemu, 512 MiB lxc
 	Disk    int64   `json:"disk,omitempty"`    // used root disk while running (qemu really reports 0)
@@ -184,6 +195,9 @@ type Token struct {
 	ID       string `json:"id"`
 	Secret   string `json:"secret"`
 	ReadOnly bool   `json:"read_only,omitempty"` // writes answer 403 Permission check failed
+	// Privsep is PVE's "Privilege Separation" checkbox (on by default in
+	// the GUI): the token has only what ACL entries for the token grant.
+	Privsep bool `json:"privsep,omitempty"`
 }
 
 // User is a password login for /access/ticket.
@@ -191,6 +205,9 @@ type User struct {
 	ID       string `json:"id"` // user@realm
 	Password string `json:"password"`
 	ReadOnly bool   `json:"read_only,omitempty"`
+	// TFA: the account has a second factor, so /access/ticket answers a
+	// half ticket with NeedTFA: 1 that no other call accepts.
+	TFA bool `json:"tfa,omitempty"`
 }
 
 // ParseConfig decodes a JSON topology, rejecting unknown fields so typos in
@@ -213,6 +230,7 @@ func (c Config) clone() Config {
 	out.Pools = append([]Pool(nil), c.Pools...)
 	out.Tokens = append([]Token(nil), c.Tokens...)
 	out.Users = append([]User(nil), c.Users...)
+	out.ACL = append([]ACL(nil), c.ACL...)
 	out.Storages = make([]Storage, len(c.Storages))
 	for i, st := range c.Storages {
 		st.Nodes = append([]string(nil), st.Nodes...)
@@ -372,7 +390,7 @@ func (c *Config) normalize() error {
 		if g.Type == "lxc" && g.MaxSwap <= 0 {
 			g.MaxSwap = 512 * MiB
 		}
-		if g.CPU <= 0 {
+		if g.CPU == 0 { // a negative figure is kept: PVE 9.2 sent -5.75e-05 for an LXC
 			g.CPU = 0.01
 		}
 		if g.Mem <= 0 {

@@ -85,8 +85,8 @@ func TestFaultStatuses(t *testing.T) {
 
 	s.SetFault(Fault{Unauthorized: true})
 	r := do(t, s, "GET", "/version", rootToken, nil)
-	expectError(t, r, 401, "authentication failure")
-	if string(r.body) != `{"data":null}` {
+	expectError(t, r, 401, "Authentication failed!")
+	if string(r.body) != "" {
 		t.Errorf("401 body %q", r.body)
 	}
 
@@ -141,7 +141,7 @@ func TestFaultScopeAndTimes(t *testing.T) {
 	}
 
 	s.SetFault(Fault{PathPrefix: "/api2/json/cluster/resources", Unauthorized: true})
-	expectError(t, do(t, s, "GET", "/cluster/resources", rootToken, nil), 401, "authentication failure")
+	expectError(t, do(t, s, "GET", "/cluster/resources", rootToken, nil), 401, "Authentication failed!")
 	expectOK(t, do(t, s, "GET", "/cluster/status", rootToken, nil))
 
 	// Combined faults: latency plus an error.

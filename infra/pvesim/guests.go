@@ -144,75 +144,147 @@ func guestActionType(kind, action string) string {
 	return ""
 }
 
-// hGuestAction performs a power action synchronously (state changes at
-// once) and returns the task's UPID. Preconditions that pve-manager checks
-// before forking the worker fail with a 500, as the API does.
+// hGuestAction performs a power action the way PVE answers it: the checks
+// the API code makes before forking its worker fail the call with a 500
+// (reason = the die message); everything else is decided inside the worker,
+// so the call answers 200 with a UPID and the task then stops with the die
+// message as exitstatus (a failed task changes nothing). Sources:
+// qemu-server src/PVE/API2/Qemu.pm vm_start/vm_stop/vm_shutdown/vm_reboot
+// with src/PVE/QemuServer.pm vm_start, _do_vm_stop, vm_reboot,
+// check_running and vm_is_paused; pve-container src/PVE/API2/LXC/Status.pm
+// vm_start/vm_stop/vm_shutdown/vm_reboot. Locks: PVE::AbstractConfig
+// check_lock dies "<VM|CT> is locked (<lock>)". A guest that is not on that
+// node with that type is, for PVE, a guest without a config file there.
 func (s *Sim) hGuestAction(id identity, node, kind, vmidStr, action string) (response, *apiError) {
-	g, aerr := s.lookupGuest(node, kind, vmidStr)
-	if aerr != nil {
+	vmid, err := strconv.Atoi(vmidStr)
+	if err != nil || vmid < 100 || vmid > 999999999 {
+		_, aerr := s.lookupGuest(node, kind, vmidStr) // the schema's parameter error
 		return response{}, aerr
 	}
-	vmid := g.cfg.VMID
-	if id.readOnly {
+	// The method's permission check runs before its code.
+	if !s.can(id, vmPath(vmid), "VM.PowerMgmt") {
 		return response{}, errf(403, "Permission check failed (/vms/%d, VM.PowerMgmt)", vmid)
 	}
+	g, _ := s.lookupGuest(node, kind, vmidStr) // nil: no config on this node
+	typ := guestActionType(kind, action)
+	running := g != nil && g.status != "stopped"
+	paused := g != nil && g.status == "paused"
+	lock := ""
+	if g != nil {
+		lock = g.cfg.Lock
+	}
+	ha := g != nil && g.hastate != ""
+	noConf := fmt.Sprintf("unable to find configuration file for VM %d on node '%s'", vmid, node) // assert_config_exists_on_node
+	loadConf := fmt.Sprintf("Configuration file 'nodes/%s/qemu-server/%d.conf' does not exist", node, vmid)
+	if kind == "lxc" {
+		loadConf = fmt.Sprintf("Configuration file 'nodes/%s/lxc/%d.conf' does not exist", node, vmid)
+	}
+
+	// Before the worker: immediate 500s.
+	if kind == "qemu" {
+		switch action {
+		case "shutdown", "reboot":
+			if paused {
+				return response{}, errf(500, "VM is paused - cannot shutdown")
+			}
+		}
+		if action == "reboot" {
+			if g == nil {
+				return response{}, errf(500, "%s", noConf)
+			}
+			if !running {
+				return response{}, errf(500, "VM %d not running", vmid)
+			}
+		}
+	} else {
+		switch action {
+		case "start":
+			if running {
+				return response{}, errf(500, "CT %d already running", vmid)
+			}
+		case "stop", "shutdown":
+			if !running {
+				return response{}, errf(500, "CT %d not running", vmid)
+			}
+		case "reboot":
+			if !running {
+				return response{}, errf(500, "VM %d not running", vmid) // sic: pve-container says "VM"
+			}
+		}
+	}
+	// Other actions (reset, suspend, resume) keep the simple model.
+	switch action {
+	case "reset", "suspend", "resume":
+		if g == nil {
+			return response{}, errf(500, "%s", noConf)
+		}
+		if !running {
+			return response{}, errf(500, "VM %d not running", vmid)
+		}
+	}
+
+	// The worker.
+	now := s.cfg.Clock()
 	what := "VM"
 	if kind == "lxc" {
 		what = "CT"
 	}
-	running := g.status != "stopped"
-	now := s.cfg.Clock()
-	typ := guestActionType(kind, action)
+	if ha && (action == "start" || action == "stop" || action == "shutdown") {
+		// HA-managed: the worker only asks ha-manager; it succeeds.
+		if action == "start" {
+			typ, g.hastate = "hastart", "started"
+			if !running {
+				g.status, g.startedAt = "running", now
+			}
+		} else {
+			typ, g.hastate = "hastop", "stopped"
+			g.status, g.startedAt = "stopped", now
+		}
+		return response{data: s.newTask(node, typ, strconv.Itoa(vmid), id).upid}, nil
+	}
+	t := s.newTask(node, typ, strconv.Itoa(vmid), id)
+	failed := func(msg string) (response, *apiError) {
+		t.fail(msg)
+		return response{data: t.upid}, nil
+	}
 	switch action {
 	case "start":
-		if g.cfg.Template {
-			if kind == "qemu" {
-				return response{}, errf(500, "you can't start a vm if it's a template")
-			}
-			return response{}, errf(500, "you can't start a CT if it's a template")
-		}
-		if running {
-			return response{}, errf(500, "%s %d already running", what, vmid)
+		switch {
+		case g == nil:
+			return failed(loadConf)
+		case g.cfg.Template && kind == "qemu":
+			return failed("you can't start a vm if it's a template")
+		case g.cfg.Template:
+			return failed("you can't start a CT if it's a template")
+		case lock != "" && !(kind == "lxc" && lock == "mounted") && !(kind == "qemu" && lock == "suspended"):
+			return failed(fmt.Sprintf("%s is locked (%s)", what, lock))
+		case running:
+			return failed(fmt.Sprintf("VM %d already running", vmid))
 		}
 		g.status, g.startedAt = "running", now
-		if g.hastate != "" {
-			typ, g.hastate = "hastart", "started"
-		}
 	case "stop", "shutdown":
-		if !running && kind == "lxc" {
-			return response{}, errf(500, "CT %d not running", vmid)
-		}
-		if action == "shutdown" && g.status == "paused" {
-			return response{}, errf(500, "VM is paused - cannot shutdown")
+		switch {
+		case g == nil && kind == "qemu":
+			return failed(noConf) // check_running asserts the config exists
+		case g == nil:
+			return failed(loadConf)
+		case !running && kind == "qemu":
+			return response{data: t.upid}, nil // _do_vm_stop: nothing to stop, task OK
+		case lock != "" && !(kind == "lxc" && action == "stop" && lock == "mounted"):
+			return failed(fmt.Sprintf("%s is locked (%s)", what, lock))
 		}
 		g.status, g.startedAt = "stopped", now
-		if g.hastate != "" {
-			typ, g.hastate = "hastop", "stopped"
-		}
 	case "reboot":
-		if !running {
-			return response{}, errf(500, "%s %d not running", what, vmid)
-		}
-		if g.status == "paused" {
-			return response{}, errf(500, "VM is paused - cannot shutdown")
+		if kind == "qemu" && lock != "" {
+			return failed(fmt.Sprintf("VM is locked (%s)", lock)) // vm_reboot -> _do_vm_stop -> check_lock
 		}
 		g.startedAt = now
 	case "reset":
-		if !running {
-			return response{}, errf(500, "VM %d not running", vmid)
-		}
 		g.status, g.startedAt = "running", now
 	case "suspend":
-		if !running {
-			return response{}, errf(500, "VM %d not running", vmid)
-		}
 		g.status = "paused"
 	case "resume":
-		if !running {
-			return response{}, errf(500, "VM %d not running", vmid)
-		}
 		g.status = "running"
 	}
-	t := s.newTask(node, typ, strconv.Itoa(vmid), id)
 	return response{data: t.upid}, nil
 }

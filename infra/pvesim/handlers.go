@@ -70,6 +70,8 @@ func (s *Sim) route(method, apiPath string) handler {
 			return func(identity, url.Values) (response, *apiError) { return response{}, nil }
 		case seg[1] == "domains" && get:
 			return s.hDomains
+		case seg[1] == "permissions" && get:
+			return s.hPermissions
 		}
 	case len(seg) >= 3 && seg[0] == "nodes":
 		return s.routeNode(method, seg[1], seg[2:])
@@ -143,14 +145,14 @@ func (s *Sim) hVersion(identity, url.Values) (response, *apiError) {
 	return response{data: s.versionData()}, nil
 }
 
-func (s *Sim) hClusterResources(_ identity, p url.Values) (response, *apiError) {
+func (s *Sim) hClusterResources(id identity, p url.Values) (response, *apiError) {
 	typ := p.Get("type")
 	switch typ {
 	case "", "vm", "storage", "node", "sdn":
 	default:
 		return response{}, paramErr("type", fmt.Sprintf("value '%s' does not have a value in the enumeration 'vm, storage, node, sdn'", typ))
 	}
-	return response{data: s.clusterResources(typ)}, nil
+	return response{data: s.clusterResources(typ, id)}, nil
 }
 
 func (s *Sim) hClusterStatus(identity, url.Values) (response, *apiError) {
@@ -205,10 +207,10 @@ func (s *Sim) hNextID(_ identity, p url.Values) (response, *apiError) {
 	}
 }
 
-func (s *Sim) hNodes(identity, url.Values) (response, *apiError) {
+func (s *Sim) hNodes(id identity, _ url.Values) (response, *apiError) {
 	out := make([]map[string]any, 0, len(s.nodes))
 	for _, n := range s.nodes {
-		e := s.nodeStats(n)
+		e := s.nodeStats(n, id)
 		e["ssl_fingerprint"] = s.nodeFingerprint(n)
 		out = append(out, e)
 	}
@@ -342,10 +344,10 @@ func (s *Sim) hTicket(_ identity, p url.Values) (response, *apiError) {
 		user += "@" + realm
 	}
 	ok := false
-	readOnly := false
+	readOnly, tfa := false, false
 	for _, u := range s.cfg.Users {
 		if u.ID == user {
-			readOnly = u.ReadOnly
+			readOnly, tfa = u.ReadOnly, u.TFA
 			if subtle.ConstantTimeCompare([]byte(u.Password), []byte(pass)) == 1 {
 				ok = true
 			} else if tu, valid := s.verifyTicket(pass); valid && tu == user {
@@ -358,6 +360,18 @@ func (s *Sim) hTicket(_ identity, p url.Values) (response, *apiError) {
 		return response{}, errf(401, "authentication failure")
 	}
 	now := s.cfg.Clock()
+	if tfa {
+		// pve-access-control src/PVE/API2/AccessControl.pm create_ticket_do:
+		// with a second factor the ticket carries "!tfa!<challenge>" instead
+		// of the user, NeedTFA is 1 and there is no "cap"; pveproxy accepts
+		// that ticket only for POST /access/tfa ("No ticket" elsewhere).
+		return response{data: map[string]any{
+			"username":            user,
+			"ticket":              s.makeTicket("!tfa!"+tfaChallenge, now),
+			"CSRFPreventionToken": s.makeCSRF(user, now),
+			"NeedTFA":             1,
+		}}, nil
+	}
 	data := map[string]any{
 		"username":            user,
 		"ticket":              s.makeTicket(user, now),
@@ -369,6 +383,10 @@ func (s *Sim) hTicket(_ identity, p url.Values) (response, *apiError) {
 	}
 	return response{data: data}, nil
 }
+
+// tfaChallenge stands in for the URL-encoded TFA challenge JSON PVE puts in
+// a half ticket.
+const tfaChallenge = "%7B%22totp%22%3Atrue%7D"
 
 func capabilities(readOnly bool) map[string]any {
 	set := func(privs ...string) map[string]any {

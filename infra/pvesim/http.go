@@ -25,7 +25,7 @@ type apiError struct {
 	msg    string
 	errors map[string]string // parameter errors (400)
 	// authLayer marks failures raised before any API handler ran (pveproxy's
-	// auth handler): body is {"data":null} without message.
+	// auth handler): the reason phrase only, no body.
 	authLayer bool
 	// noBody marks pveproxy proxy failures (595/596): no body at all.
 	noBody bool
@@ -102,7 +102,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if af.unauthorized {
-		s.writeError(w, r, &apiError{status: 401, msg: "authentication failure", authLayer: true})
+		s.writeAuthError(w, r, &apiError{status: 401, msg: "Authentication failed!", authLayer: true})
 		return
 	}
 	if af.status != 0 {
@@ -120,21 +120,30 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	id, aerr := s.authenticate(r, key)
 	if aerr != nil {
-		if aerr.status == 401 && s.cfg.AuthFailureDelay > 0 {
-			if err := s.sleepCtx(ctx, s.cfg.AuthFailureDelay); err != nil {
-				s.dropConn(w, r)
-				return
-			}
-		}
-		s.writeError(w, r, aerr)
+		s.writeAuthError(w, r, aerr)
 		return
 	}
 	res, aerr := s.dispatch(r.Method, key, r.Form, id)
 	if aerr != nil {
-		s.writeError(w, r, aerr)
+		s.writeAuthError(w, r, aerr)
 		return
 	}
 	s.writeData(w, r, res, af.malformedJSON)
+}
+
+// writeAuthError sends e, first waiting AuthFailureDelay if it is a 401:
+// pve-http-server src/PVE/APIServer/AnyEvent.pm delays every unauthorized
+// answer by 3 s, both those of its auth handler ("always delay unauthorized
+// calls by 3 seconds") and a handler's own 401 (handle_api2_request, e.g.
+// a failed login), measured from the request's start.
+func (s *Sim) writeAuthError(w http.ResponseWriter, r *http.Request, e *apiError) {
+	if e.status == 401 && s.cfg.AuthFailureDelay > 0 {
+		if err := s.sleepCtx(r.Context(), s.cfg.AuthFailureDelay); err != nil {
+			s.dropConn(w, r)
+			return
+		}
+	}
+	s.writeError(w, r, e)
 }
 
 // faultError builds the answer for Fault.Status.
@@ -168,10 +177,23 @@ func (s *Sim) authenticate(r *http.Request, apiPath string) (identity, *apiError
 		apiPath == "/access/domains" && r.Method == http.MethodGet {
 		return identity{}, nil
 	}
+	// pve-manager PVE/HTTPServer.pm auth_handler dies with "No ticket" or
+	// "Authentication failed!" (never saying which part was wrong);
+	// pveproxy sends that as the reason phrase of a 401 without a body
+	// (pve-http-server src/PVE/APIServer/AnyEvent.pm, HTTP::Response->new).
 	fail := func(msg string) (identity, *apiError) {
+		if msg == "authentication failure" {
+			msg = "Authentication failed!"
+		}
 		return identity{}, &apiError{status: 401, msg: msg, authLayer: true}
 	}
-	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "PVEAPIToken") {
+	h := r.Header.Get("Authorization")
+	if v, ok := strings.CutPrefix(h, "PVEAuthCookie="); ok {
+		// The ticket may also travel in the Authorization header
+		// (AnyEvent.pm: "fallback to cookie in 'Authorization' header").
+		return s.ticketIdentity(r, v, fail)
+	}
+	if strings.HasPrefix(h, "PVEAPIToken") {
 		v := strings.TrimPrefix(h, "PVEAPIToken")
 		if v == "" || (v[0] != '=' && v[0] != ' ') {
 			return fail("authentication failure")
@@ -192,13 +214,21 @@ func (s *Sim) authenticate(r *http.Request, apiPath string) (identity, *apiError
 	if err != nil || c.Value == "" {
 		return fail("No ticket")
 	}
-	ticket, err := url.PathUnescape(c.Value) // like uri_unescape: a base64 "+" stays "+"
-	if err != nil {
+	return s.ticketIdentity(r, c.Value, fail)
+}
+
+func (s *Sim) ticketIdentity(r *http.Request, raw string, fail func(string) (identity, *apiError)) (identity, *apiError) {
+	ticket, err := url.PathUnescape(raw) // like uri_unescape: a base64 "+" stays "+"
+	if err != nil || ticket == "" {
 		return fail("authentication failure")
 	}
 	user, ok := s.verifyTicket(ticket)
 	if !ok {
 		return fail("authentication failure")
+	}
+	if strings.HasPrefix(user, "!tfa!") {
+		// A half ticket from a NeedTFA login is good for /access/tfa only.
+		return fail("No ticket")
 	}
 	id := identity{user: user, ticket: true, readOnly: s.userReadOnly(user)}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -340,7 +370,7 @@ func (s *Sim) writeError(w http.ResponseWriter, r *http.Request, e *apiError) {
 	switch {
 	case e.noBody:
 	case e.authLayer:
-		body = []byte(`{"data":null}`)
+		// auth handler failures: reason phrase only, no body
 	default:
 		msg := e.msg
 		if !strings.HasSuffix(msg, "\n") {

@@ -16,6 +16,19 @@ const (
 	PresetPassword         = "pvesim"
 	PresetReadOnlyUser     = "auditor@pve"
 	PresetReadOnlyPassword = "auditor"
+
+	// Privilege-separated tokens of root@pam (PVE's default when a token is
+	// created in the GUI), with what the ACL grants them: nothing (the
+	// common first mistake), PVEAuditor on / (a dashboard), and PVEAuditor
+	// on / plus PVEVMUser on /vms (dashboard and power actions).
+	PresetNoPrivTokenID   = "root@pam!noprivs"
+	PresetNoPrivSecret    = "0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e"
+	PresetAuditorTokenID  = "root@pam!dashboard"
+	PresetAuditorSecret   = "1c2d3e4f-5a6b-4c7d-9e8f-0a1b2c3d4e5f"
+	PresetOperatorTokenID = "root@pam!operator"
+	PresetOperatorSecret  = "2d3e4f5a-6b7c-4d8e-af90-1b2c3d4e5f60"
+	PresetTFAUser         = "tfa@pve" // a password account with a second factor
+	PresetTFAPassword     = "tfa-password"
 )
 
 var presets = map[string]func() Config{
@@ -47,10 +60,24 @@ func presetCredentials() ([]Token, []User) {
 	return []Token{
 			{ID: PresetTokenID, Secret: PresetTokenSecret},
 			{ID: PresetReadOnlyTokenID, Secret: PresetReadOnlySecret, ReadOnly: true},
+			{ID: PresetNoPrivTokenID, Secret: PresetNoPrivSecret, Privsep: true},
+			{ID: PresetAuditorTokenID, Secret: PresetAuditorSecret, Privsep: true},
+			{ID: PresetOperatorTokenID, Secret: PresetOperatorSecret, Privsep: true},
 		}, []User{
 			{ID: PresetUser, Password: PresetPassword},
 			{ID: PresetReadOnlyUser, Password: PresetReadOnlyPassword, ReadOnly: true},
+			{ID: PresetTFAUser, Password: PresetTFAPassword, TFA: true},
 		}
+}
+
+func presetACL() []ACL {
+	return []ACL{
+		{Path: "/", UGID: PresetReadOnlyUser, Role: "PVEAuditor"},
+		{Path: "/", UGID: PresetTFAUser, Role: "Administrator"},
+		{Path: "/", UGID: PresetAuditorTokenID, Role: "PVEAuditor"},
+		{Path: "/", UGID: PresetOperatorTokenID, Role: "PVEAuditor"},
+		{Path: "/vms", UGID: PresetOperatorTokenID, Role: "PVEVMUser"},
+	}
 }
 
 // cluster3: three nodes, 8 VMs (one template, one stopped), 4 containers
@@ -128,6 +155,7 @@ func cluster3() Config {
 		SDNZones: []SDNZone{{ID: "localnetwork"}},
 		Tokens:   tokens,
 		Users:    users,
+		ACL:      presetACL(),
 	}
 }
 
@@ -157,5 +185,6 @@ func standalone() Config {
 		SDNZones: []SDNZone{{ID: "localnetwork"}},
 		Tokens:   tokens,
 		Users:    users,
+		ACL:      presetACL(),
 	}
 }

@@ -28,28 +28,41 @@ func (s *Sim) nodeUsage(n *nodeState) (cpu float64, mem int64) {
 
 // nodeStats mirrors PVE::API2Tools::extract_node_stats: offline nodes keep
 // their max* values (stale RRD) but lose cpu, mem, disk, uptime and level.
-func (s *Sim) nodeStats(n *nodeState) map[string]any {
+// A caller without Sys.Audit on /nodes/<node> gets status (and level) only:
+// pve-manager PVE/API2/Cluster.pm "resources" passes !$can_audit as
+// $exclude_stats, which drops uptime, cpu, mem, disk and every max*.
+func (s *Sim) nodeStats(n *nodeState, id identity) map[string]any {
 	e := map[string]any{
 		"id": "node/" + n.cfg.Name, "node": n.cfg.Name, "type": "node",
-		"maxcpu": n.cfg.Cores, "maxmem": n.cfg.Mem, "maxdisk": n.cfg.RootTotal,
+	}
+	audit := s.can(id, "/nodes/"+n.cfg.Name, "Sys.Audit")
+	if audit {
+		e["maxcpu"], e["maxmem"], e["maxdisk"] = n.cfg.Cores, n.cfg.Mem, n.cfg.RootTotal
 	}
 	if !n.online {
 		e["status"] = "offline"
 		return e
 	}
-	cpu, mem := s.nodeUsage(n)
 	e["status"] = "online"
+	e["level"] = n.cfg.Level
+	if !audit {
+		return e
+	}
+	cpu, mem := s.nodeUsage(n)
 	e["cpu"] = cpu
 	e["mem"] = mem
 	e["disk"] = n.cfg.RootUsed
 	e["uptime"] = n.cfg.Uptime
-	e["level"] = n.cfg.Level
 	return e
 }
 
 // clusterResources builds GET /cluster/resources in pve-manager's order:
-// pools, guests, nodes, storages, sdn/network. Caller holds s.mu.
-func (s *Sim) clusterResources(typ string) []map[string]any {
+// pools, guests, nodes, storages, sdn/network, each filtered by the
+// caller's privileges as pve-manager PVE/API2/Cluster.pm "resources" does
+// ($rpcenv->check(..., 1) per entry): guests need VM.Audit on /vms/<vmid>,
+// storages Datastore.Audit on /storage/<id>, pools Pool.Audit, zones
+// SDN.Audit; nodes are always listed (see nodeStats). Caller holds s.mu.
+func (s *Sim) clusterResources(typ string, who identity) []map[string]any {
 	out := []map[string]any{}
 
 	pools := map[string]map[string]any{}
@@ -60,6 +73,9 @@ func (s *Sim) clusterResources(typ string) []map[string]any {
 		}
 		sort.Strings(ids)
 		for _, id := range ids {
+			if !s.can(who, "/pool/"+id, "Pool.Audit") {
+				continue
+			}
 			e := map[string]any{"id": "/pool/" + id, "pool": id, "type": "pool"}
 			pools[id] = e
 			out = append(out, e)
@@ -72,6 +88,9 @@ func (s *Sim) clusterResources(typ string) []map[string]any {
 		sort.Slice(ids, func(i, j int) bool { return strconv.Itoa(ids[i]) < strconv.Itoa(ids[j]) })
 		for _, id := range ids {
 			g := s.guests[id]
+			if !s.can(who, vmPath(id), "VM.Audit") {
+				continue
+			}
 			e := s.guestResource(g)
 			if pe := pools[g.cfg.Pool]; pe != nil {
 				addToPool(pe, e)
@@ -82,7 +101,7 @@ func (s *Sim) clusterResources(typ string) []map[string]any {
 
 	if typ == "" || typ == "node" {
 		for _, n := range s.nodes {
-			e := s.nodeStats(n)
+			e := s.nodeStats(n, who)
 			e["cgroup-mode"] = n.cfg.CgroupMode
 			out = append(out, e)
 		}
@@ -90,6 +109,9 @@ func (s *Sim) clusterResources(typ string) []map[string]any {
 
 	if typ == "" || typ == "storage" {
 		for _, st := range s.cfg.Storages {
+			if !s.can(who, "/storage/"+st.ID, "Datastore.Audit") {
+				continue
+			}
 			for _, n := range s.nodes {
 				if !storageOnNode(st, n.cfg.Name) {
 					continue
@@ -119,8 +141,16 @@ func (s *Sim) clusterResources(typ string) []map[string]any {
 		zones := append([]SDNZone(nil), s.cfg.SDNZones...)
 		sort.Slice(zones, func(i, j int) bool { return zones[i].ID < zones[j].ID })
 		for _, node := range names {
+			if s.ver.major >= 9 && !s.hasZone("localnetwork") && s.can(who, "/sdn/zones/localnetwork", "SDN.Audit") {
+				// PVE 9 always adds the default "localnetwork" zone per node
+				// (pve-manager PVE/API2/Cluster.pm "resources", type network).
+				out = append(out, map[string]any{
+					"id": "network/" + node + "/zone/localnetwork", "network": "localnetwork", "network-type": "zone",
+					"node": node, "type": "network", "status": "ok",
+				})
+			}
 			for _, z := range zones {
-				if !zoneOnNode(z, node) {
+				if !zoneOnNode(z, node) || !s.can(who, "/sdn/zones/"+z.ID, "SDN.Audit") {
 					continue
 				}
 				if s.ver.major >= 9 {
@@ -189,10 +219,20 @@ func toFloat(v any) float64 {
 	return 0
 }
 
-// guestResource mirrors extract_vm_stats plus the cluster-wide config
+// guestResource mirrors PVE::API2Tools::extract_vm_stats plus the cluster-wide config
 // properties (tags, lock), pool and HA state. Guests on an offline node have
-// no RRD data: status "unknown" and no name, template or usage fields.
+// no RRD data: status "unknown" and no name, template or usage fields (the
+// state of a node down for more than ~5 minutes, once pmxcfs has dropped
+// its guests' RRD entries: extract_vm_stats then sets only id, vmid, node,
+// type and status "unknown").
 func (s *Sim) guestResource(g *guestState) map[string]any {
+	if g.held != nil {
+		out := make(map[string]any, len(g.held))
+		for k, v := range g.held {
+			out[k] = v
+		}
+		return out
+	}
 	c := g.cfg
 	odd := c.VMID == s.oddGuest
 	e := map[string]any{
@@ -218,12 +258,10 @@ func (s *Sim) guestResource(g *guestState) map[string]any {
 		return e
 	}
 	eg := s.effectiveGuest(g)
+	// pvestatd broadcasts qemu's own run state (pve-manager
+	// PVE/Service/pvestatd.pm update_qemu_status: qmpstatus || status), so
+	// "paused" (also "prelaunch", "suspended") shows on every version.
 	status := eg.Status
-	if status == "paused" && s.ver.major < 9 {
-		// Before PVE 9 the RRD status is only running/stopped; PVE 9
-		// broadcasts the QMP run state.
-		status = "running"
-	}
 	maxcpu := c.MaxCPU
 	if odd {
 		maxcpu = 1.5
@@ -255,4 +293,13 @@ func memHost(g Guest) int64 {
 		return g.Mem
 	}
 	return 0
+}
+
+func (s *Sim) hasZone(id string) bool {
+	for _, z := range s.cfg.SDNZones {
+		if z.ID == id {
+			return true
+		}
+	}
+	return false
 }

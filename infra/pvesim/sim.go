@@ -73,6 +73,7 @@ type guestState struct {
 	status    string    // running, stopped, paused
 	startedAt time.Time // zero: report the configured (static) uptime
 	hastate   string
+	held      map[string]any // /cluster/resources row frozen by HoldGuestRow
 }
 
 // New validates cfg, fills defaults and prepares a simulator. It does not
@@ -468,3 +469,34 @@ func (s *Sim) sleepCtx(ctx context.Context, d time.Duration) error {
 }
 
 var errClosing = errors.New("pvesim: closing")
+
+// SetGuestLock sets (or with "" clears) a guest's config lock, e.g.
+// "backup", "snapshot", "migrate", as /cluster/resources then shows it.
+func (s *Sim) SetGuestLock(vmid int, lock string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.guests[vmid]
+	if !ok {
+		return fmt.Errorf("pvesim: no guest %d", vmid)
+	}
+	g.cfg.Lock = lock
+	return nil
+}
+
+// HoldGuestRow freezes (hold) or releases a guest's /cluster/resources row.
+// pvestatd broadcasts guest status every 10 s (pve-manager
+// PVE/Service/pvestatd.pm), so the row lags the guest: a held row shows the
+// state of the moment it was held while actions see the real one.
+func (s *Sim) HoldGuestRow(vmid int, hold bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.guests[vmid]
+	if !ok {
+		return fmt.Errorf("pvesim: no guest %d", vmid)
+	}
+	g.held = nil
+	if hold {
+		g.held = s.guestResource(g)
+	}
+	return nil
+}

@@ -34,8 +34,8 @@ func TestAuthToken(t *testing.T) {
 		"garbage":       func(r *http.Request) { r.Header.Set("Authorization", "PVEAPIToken=garbage") },
 	} {
 		r := do(t, s, "GET", "/version", a, nil)
-		expectError(t, r, 401, "authentication failure")
-		if string(r.body) != `{"data":null}` {
+		expectError(t, r, 401, "Authentication failed!")
+		if string(r.body) != "" {
 			t.Errorf("%s: body %q", name, r.body)
 		}
 	}
@@ -98,7 +98,7 @@ func TestTicketAndCSRF(t *testing.T) {
 	}
 
 	// A tampered ticket is rejected; a valid ticket renews a ticket.
-	expectError(t, do(t, s, "GET", "/nodes", ticketAuth(tk.Ticket+"x", ""), nil), 401, "authentication failure")
+	expectError(t, do(t, s, "GET", "/nodes", ticketAuth(tk.Ticket+"x", ""), nil), 401, "Authentication failed!")
 	r = do(t, s, "POST", "/access/ticket", nil, url.Values{"username": {"root@pam"}, "password": {tk.Ticket}})
 	expectOK(t, r)
 }
@@ -112,7 +112,7 @@ func TestTicketExpires(t *testing.T) {
 	r.decode(t, &tk)
 	expectOK(t, do(t, s, "GET", "/version", ticketAuth(tk.Ticket, ""), nil))
 	clk.advance(2*time.Hour + time.Second)
-	expectError(t, do(t, s, "GET", "/version", ticketAuth(tk.Ticket, ""), nil), 401, "authentication failure")
+	expectError(t, do(t, s, "GET", "/version", ticketAuth(tk.Ticket, ""), nil), 401, "Authentication failed!")
 }
 
 func TestClusterResources(t *testing.T) {
@@ -317,22 +317,23 @@ func TestGuestActions(t *testing.T) {
 		t.Errorf("after reboot: %+v", g)
 	}
 
-	// Template, unknown vmid, wrong node, bad vmid.
-	expectError(t, do(t, s, "POST", "/nodes/pve1/qemu/9000/status/start", rootToken, nil), 500,
-		"you can't start a vm if it's a template")
-	r = do(t, s, "POST", "/nodes/pve1/qemu/999/status/start", rootToken, nil)
-	expectError(t, r, 500, "Configuration file 'nodes/pve1/qemu-server/999.conf' does not exist")
-	if d, msg, _ := r.envelope(t); string(d) != "null" || msg != "Configuration file 'nodes/pve1/qemu-server/999.conf' does not exist\n" {
-		t.Errorf("body %s", r.body)
+	// Template, unknown vmid, wrong node: qemu decides inside the worker,
+	// so the call answers a UPID and the task fails with PVE's message.
+	for path, exit := range map[string]string{
+		"/nodes/pve1/qemu/9000/status/start": "you can't start a vm if it's a template",
+		"/nodes/pve1/qemu/999/status/start":  "Configuration file 'nodes/pve1/qemu-server/999.conf' does not exist",
+		"/nodes/pve1/qemu/101/status/start":  "Configuration file 'nodes/pve1/qemu-server/101.conf' does not exist",
+		"/nodes/pve1/qemu/102/status/start":  "VM 102 already running",
+		"/nodes/pve1/qemu/999/status/stop":   "unable to find configuration file for VM 999 on node 'pve1'",
+	} {
+		expectTaskFailed(t, s, "pve1", do(t, s, "POST", path, rootToken, nil), exit)
 	}
-	expectError(t, do(t, s, "POST", "/nodes/pve1/qemu/101/status/start", rootToken, nil), 500,
-		"Configuration file 'nodes/pve1/qemu-server/101.conf' does not exist")
+	expectError(t, do(t, s, "POST", "/nodes/pve1/qemu/999/status/reboot", rootToken, nil), 500,
+		"unable to find configuration file for VM 999 on node 'pve1'")
 	expectError(t, do(t, s, "POST", "/nodes/pve1/qemu/abc/status/start", rootToken, nil), 400,
 		"Parameter verification failed.")
 	expectError(t, do(t, s, "POST", "/nodes/nope/qemu/100/status/start", rootToken, nil), 500,
 		"hostname lookup 'nope' failed - failed to get address info for: nope: Name or service not known")
-	expectError(t, do(t, s, "POST", "/nodes/pve1/qemu/102/status/start", rootToken, nil), 500,
-		"VM 102 already running")
 
 	// Containers use vz* task types and refuse to stop when stopped.
 	r = do(t, s, "POST", "/nodes/pve3/lxc/202/status/start", rootToken, nil)
@@ -343,7 +344,7 @@ func TestGuestActions(t *testing.T) {
 	}
 	expectOK(t, do(t, s, "POST", "/nodes/pve3/lxc/202/status/shutdown", rootToken, nil))
 	expectError(t, do(t, s, "POST", "/nodes/pve3/lxc/202/status/stop", rootToken, nil), 500, "CT 202 not running")
-	expectError(t, do(t, s, "POST", "/nodes/pve3/lxc/202/status/reboot", rootToken, nil), 500, "CT 202 not running")
+	expectError(t, do(t, s, "POST", "/nodes/pve3/lxc/202/status/reboot", rootToken, nil), 500, "VM 202 not running")
 
 	// HA-managed guests go through the HA manager.
 	r = do(t, s, "POST", "/nodes/pve2/qemu/101/status/shutdown", rootToken, nil)
@@ -375,7 +376,7 @@ func TestGuestActions(t *testing.T) {
 	// Task list, newest first.
 	var tasks []map[string]any
 	do(t, s, "GET", "/cluster/tasks", rootToken, nil).decode(t, &tasks)
-	if len(tasks) != 9 || tasks[0]["type"] != "qmresume" || tasks[0]["status"] != "OK" {
+	if len(tasks) != 14 || tasks[0]["type"] != "qmresume" || tasks[0]["status"] != "OK" {
 		t.Errorf("cluster tasks %d %v", len(tasks), tasks[0])
 	}
 }
@@ -607,5 +608,24 @@ func TestExampleTopologyFile(t *testing.T) {
 	// Node root fs defaults to the local dir storage.
 	if m["node/edge1"]["disk"] != float64(5*GiB) {
 		t.Errorf("edge1 disk %v", m["node/edge1"]["disk"])
+	}
+}
+
+// expectTaskFailed: the call was accepted (a UPID) and its task stopped
+// with exit as exitstatus, "TASK ERROR: <exit>" as its last log line.
+func expectTaskFailed(t *testing.T, s *Sim, node string, r result, exit string) {
+	t.Helper()
+	expectOK(t, r)
+	var upid string
+	r.decode(t, &upid)
+	var ts map[string]any
+	do(t, s, "GET", "/nodes/"+node+"/tasks/"+url.PathEscape(upid)+"/status", rootToken, nil).decode(t, &ts)
+	if ts["status"] != "stopped" || ts["exitstatus"] != exit {
+		t.Errorf("task of %s: %v, want exitstatus %q", upid, ts, exit)
+	}
+	var log []map[string]any
+	do(t, s, "GET", "/nodes/"+node+"/tasks/"+url.PathEscape(upid)+"/log", rootToken, nil).decode(t, &log)
+	if len(log) == 0 || log[len(log)-1]["t"] != "TASK ERROR: "+exit {
+		t.Errorf("task log %v", log)
 	}
 }

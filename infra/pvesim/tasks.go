@@ -21,6 +21,10 @@ type task struct {
 	pstart  int64
 	start   time.Time
 	end     time.Time
+	// exit is the exit status once stopped: "OK", or the worker's die
+	// message (PVE::RESTEnvironment fork_worker writes "TASK ERROR: <msg>"
+	// to the log and <msg> becomes exitstatus).
+	exit string
 }
 
 // UPIDs follow PVE: UPID:node:PID:PSTART:STARTTIME:type:id:authid: with
@@ -34,6 +38,7 @@ func (s *Sim) newTask(node, typ, id string, who identity) *task {
 		pstart: 0x1E240 + int64(s.taskSeq),
 		start:  now,
 		end:    now.Add(s.cfg.TaskDuration),
+		exit:   "OK",
 	}
 	s.taskSeq++
 	t.upid = fmt.Sprintf("UPID:%s:%08X:%08X:%08X:%s:%s:%s:", node, t.pid, t.pstart, now.Unix(), typ, id, who.authID())
@@ -56,7 +61,7 @@ func (t *task) statusData(now time.Time) map[string]any {
 		e["status"] = "running"
 	} else {
 		e["status"] = "stopped"
-		e["exitstatus"] = "OK"
+		e["exitstatus"] = t.exit
 	}
 	return e
 }
@@ -73,9 +78,15 @@ func (t *task) listData(now time.Time) map[string]any {
 	}
 	if !t.running(now) {
 		e["endtime"] = t.end.Unix()
-		e["status"] = "OK"
+		e["status"] = t.exit
 	}
 	return e
+}
+
+// failTask ends t at once with the worker's error: the checks that fail a
+// power action inside the worker run in its first milliseconds.
+func (t *task) fail(msg string) {
+	t.end, t.exit = t.start, msg
 }
 
 // validUPID checks the UPID syntax PVE's parser accepts.
@@ -108,7 +119,11 @@ func (s *Sim) hTask(node, upid, what string) (response, *apiError) {
 	}
 	lines := []map[string]any{}
 	if !t.running(now) {
-		lines = append(lines, map[string]any{"n": 1, "t": "TASK OK"})
+		if t.exit == "OK" {
+			lines = append(lines, map[string]any{"n": 1, "t": "TASK OK"})
+		} else {
+			lines = append(lines, map[string]any{"n": 1, "t": "TASK ERROR: " + t.exit})
+		}
 	}
 	return response{data: lines, total: len(lines)}, nil
 }

@@ -81,7 +81,10 @@ func TestFunctionsUnderTheEmulator(t *testing.T) {
 		"DatabaseUrl": db.URL, "SupabaseJwtSecret": functest.JWTSecret,
 		"CredentialsKey": base64.StdEncoding.EncodeToString(key), "AllowedOrigins": "https://app.example.com",
 	}
-	sweep.Register(params["CredentialsKey"], functest.JWTSecret)
+	sweep.Register(params["CredentialsKey"], functest.JWTSecret, awsSecretKey)
+	// The settings come from the secret the template creates, read at cold
+	// start from a local Secrets Manager.
+	aws, sm := awsEnv(t, tpl, params)
 	for _, name := range contractFunctions {
 		t.Run(name, func(t *testing.T) {
 			id, ok := tpl.FunctionFor(name)
@@ -96,6 +99,11 @@ func TestFunctionsUnderTheEmulator(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if env["DATABASE_URL"] != "" || env["SECRETS_ARN"] == "" {
+				t.Fatalf("the template hands %s its settings as variables: %v", name, sam.EnvList(env))
+			}
+			env = merge(env, aws)
+			calls := sm.Calls.Load()
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			emu, err := sam.StartEmulator(ctx, bin, env)
@@ -140,6 +148,43 @@ func TestFunctionsUnderTheEmulator(t *testing.T) {
 			if !strings.Contains(emu.Output.String(), `"request_id":"rie-`+name) {
 				t.Fatalf("no JSON log line with the request id:\n%s", emu.Output)
 			}
+			// One secret read per cold start; metrics as EMF lines on stdout.
+			if n := sm.Calls.Load() - calls; n != 1 {
+				t.Fatalf("%d reads of the secret, want 1", n)
+			}
+			if !strings.Contains(emu.Output.String(), `{"Duration":`) || !strings.Contains(emu.Output.String(), `"_aws":{"CloudWatchMetrics":[{"Dimensions":[["Function"],["Service"]]`) {
+				t.Fatalf("no EMF line on stdout:\n%s", emu.Output)
+			}
 		})
+	}
+}
+
+// A function whose secret cannot be read still starts under the emulator
+// and answers 503 with a sentence, after one JSON log line saying why.
+func TestUnreadableSecretUnderTheEmulator(t *testing.T) {
+	tpl := load(t)
+	id, _ := tpl.FunctionFor("tenants")
+	bin, err := sam.Build(id, goruntime.GOARCH, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	aws, _ := awsEnv(t, tpl, map[string]string{"DatabaseUrl": "postgres://x@127.0.0.1:1/x", "CredentialsKey": "k", "SupabaseJwtSecret": functest.JWTSecret})
+	env, _ := tpl.Env(id, map[string]string{"SecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:wrong-AbCdEf"})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	emu, err := sam.StartEmulator(ctx, bin, merge(env, aws))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Stop()
+	req := sam.Request{Method: http.MethodPost, Path: "/functions/v1/tenants", Body: `{"action":"list"}`,
+		Headers: map[string]string{"authorization": "Bearer " + functest.Token(t, functest.ViewerA), "content-type": "application/json"}}
+	a, err := emu.Invoke(ctx, req.V2("rie-secret"))
+	sweep.Record("emulator-unreadable-secret", emu.Output.Bytes())
+	if err != nil || a.Status != 503 || !strings.Contains(a.Body, `"code":"configuration_unavailable"`) {
+		t.Fatalf("%v %d %s\n%s", err, a.Status, a.Body, emu.Output)
+	}
+	if n := strings.Count(emu.Output.String(), `"msg":"secrets"`); n != 1 || !strings.Contains(emu.Output.String(), "ResourceNotFoundException") {
+		t.Fatalf("%d secrets log lines:\n%s", n, emu.Output)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -22,8 +23,19 @@ type Template struct {
 	Globals    struct {
 		Function FunctionProps `yaml:"Function"`
 	} `yaml:"Globals"`
-	Resources map[string]Resource `yaml:"Resources"`
-	Outputs   map[string]any      `yaml:"Outputs"`
+	Resources  map[string]Resource `yaml:"Resources"`
+	Outputs    map[string]any      `yaml:"Outputs"`
+	Conditions map[string]any      `yaml:"Conditions"`
+	// Raw is every resource's properties as parsed, for the checks that read
+	// more than a function's (secret, API, alarms, policies).
+	Raw map[string]RawResource `yaml:"-"`
+}
+
+// RawResource is a resource with untyped properties.
+type RawResource struct {
+	Type       string         `yaml:"Type"`
+	Condition  string         `yaml:"Condition"`
+	Properties map[string]any `yaml:"Properties"`
 }
 
 // Parameter is one template parameter.
@@ -77,6 +89,13 @@ func Load() (*Template, error) {
 	if err := yaml.Unmarshal(b, &t); err != nil {
 		return nil, fmt.Errorf("template.yaml: %w", err)
 	}
+	var raw struct {
+		Resources map[string]RawResource `yaml:"Resources"`
+	}
+	if err := yaml.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("template.yaml: %w", err)
+	}
+	t.Raw = raw.Resources
 	return &t, nil
 }
 
@@ -97,32 +116,16 @@ func (t *Template) FunctionFor(name string) (string, bool) {
 }
 
 // Env returns the environment a function gets: Globals merged with its own
-// variables, each {Ref: Param} resolved to the parameter's value in params,
-// else its default.
+// variables, each value resolved by Resolve.
 func (t *Template) Env(logicalID string, params map[string]string) (map[string]string, error) {
 	out := map[string]string{}
 	add := func(vars map[string]any) error {
 		for k, v := range vars {
-			switch x := v.(type) {
-			case string:
-				out[k] = x
-			case map[string]any:
-				ref, ok := x["Ref"].(string)
-				if !ok {
-					return fmt.Errorf("%s: only {Ref: Param} is supported in environment variables", k)
-				}
-				if val, ok := params[ref]; ok {
-					out[k] = val
-				} else if p, ok := t.Parameters[ref]; ok && p.Default != nil {
-					out[k] = *p.Default
-				} else if ok {
-					out[k] = ""
-				} else {
-					return fmt.Errorf("%s refers to unknown parameter %s", k, ref)
-				}
-			default:
-				return fmt.Errorf("%s: unsupported value %T", k, v)
+			val, err := t.Resolve(v, params)
+			if err != nil {
+				return fmt.Errorf("%s: %w", k, err)
 			}
+			out[k] = val
 		}
 		return nil
 	}
@@ -174,4 +177,94 @@ func Build(logicalID, goarch, dir string) (string, error) {
 		return "", fmt.Errorf("make build-%s: %v\n%s", logicalID, err, out)
 	}
 	return filepath.Join(dir, "bootstrap"), nil
+}
+
+// ResourceARN is what {Ref: X} of a resource resolves to here: a Secrets
+// Manager-style ARN naming the logical id (the only resource a variable
+// refers to is the secret).
+func ResourceARN(logicalID string) string {
+	return "arn:aws:secretsmanager:us-east-1:123456789012:secret:" + logicalID + "-AbCdEf"
+}
+
+// Resolve evaluates the intrinsic functions the template uses in values: a
+// string; {Ref: Param} (params, else its default); {Ref: Resource}
+// (ResourceARN); {Fn::If: [Condition, a, b]} with conditions made of
+// Fn::Equals, Fn::Not and Condition; {Fn::Sub: "...${Param}..."}.
+func (t *Template) Resolve(v any, params map[string]string) (string, error) {
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case int:
+		return fmt.Sprint(x), nil
+	case map[string]any:
+		if ref, ok := x["Ref"].(string); ok {
+			if val, ok := params[ref]; ok {
+				return val, nil
+			}
+			if p, ok := t.Parameters[ref]; ok {
+				if p.Default != nil {
+					return *p.Default, nil
+				}
+				return "", nil
+			}
+			if _, ok := t.Raw[ref]; ok {
+				return ResourceARN(ref), nil
+			}
+			return "", fmt.Errorf("refers to unknown parameter %s", ref)
+		}
+		if args, ok := x["Fn::If"].([]any); ok && len(args) == 3 {
+			name, _ := args[0].(string)
+			c, err := t.Condition(name, params)
+			if err != nil {
+				return "", err
+			}
+			if c {
+				return t.Resolve(args[1], params)
+			}
+			return t.Resolve(args[2], params)
+		}
+		if str, ok := x["Fn::Sub"].(string); ok {
+			var err error
+			out := subPattern.ReplaceAllStringFunc(str, func(m string) string {
+				v, e := t.Resolve(map[string]any{"Ref": m[2 : len(m)-1]}, params)
+				if e != nil {
+					err = e
+				}
+				return v
+			})
+			return out, err
+		}
+	}
+	return "", fmt.Errorf("unsupported value %v", v)
+}
+
+var subPattern = regexp.MustCompile(`\$\{[A-Za-z0-9:]+\}`)
+
+// Condition evaluates a named condition.
+func (t *Template) Condition(name string, params map[string]string) (bool, error) {
+	c, ok := t.Conditions[name]
+	if !ok {
+		return false, fmt.Errorf("unknown condition %s", name)
+	}
+	return t.eval(c, params)
+}
+
+func (t *Template) eval(c any, params map[string]string) (bool, error) {
+	m, _ := c.(map[string]any)
+	if args, ok := m["Fn::Equals"].([]any); ok && len(args) == 2 {
+		a, err := t.Resolve(args[0], params)
+		if err != nil {
+			return false, err
+		}
+		b, err := t.Resolve(args[1], params)
+		return a == b, err
+	}
+	if args, ok := m["Fn::Not"].([]any); ok && len(args) == 1 {
+		v, err := t.eval(args[0], params)
+		return !v, err
+	}
+	if name, ok := m["Condition"].(string); ok {
+		return t.Condition(name, params)
+	}
+	return false, fmt.Errorf("unsupported condition %v", c)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 
@@ -113,27 +114,29 @@ func seed(ctx context.Context, url string, kr *secrets.Keyring, sims map[string]
 	})
 }
 
-// examples are curl commands that work against the running stack, as printed.
+// examples are curl commands that work against the running stack, as
+// printed, in a shell that sourced stack.env (the variables keep each line
+// short and let tokens be refreshed without editing the commands).
 func examples(st *Stack) []string {
-	acme := st.TenantIDs["ACME Corp"]
-	tok := func(email string) string { return st.Tokens[email] }
-	h := func(email string) string {
-		return fmt.Sprintf(`-H "Authorization: Bearer %s" -H "apikey: %s" -H "Content-Type: application/json"`, tok(email), st.Anon)
+	h := func(tok string) string {
+		return fmt.Sprintf(`-H "Authorization: Bearer $%s" -H "apikey: $ANON_KEY" -H "Content-Type: application/json"`, tok)
+	}
+	power := func(action, tok string) string {
+		return fmt.Sprintf(`curl -s "$FUNCTIONS_URL/list-vms" %s -d "{\"action\":\"%s\",\"tenantId\":\"$ACME_TENANT_ID\",\"serverId\":\"$PVE_CLUSTER_SERVER_ID\",\"node\":\"pve2\",\"vmid\":104,\"type\":\"qemu\"}"`, h(tok), action)
 	}
 	return []string{
-		fmt.Sprintf(`curl -s %stenant-stats %s -d '{"action":"get-live-stats","tenantId":"%s"}'`, st.URL, h("victor@acme.test"), acme),
-		fmt.Sprintf(`curl -s "%sproxmox-servers?tenantId=%s" %s`, st.URL, acme, h("victor@acme.test")),
-		fmt.Sprintf(`curl -s %slist-vms %s -d '{"tenantId":"%s","type":"lxc"}'`, st.URL, h("victor@acme.test"), acme),
-		fmt.Sprintf(`curl -s %stenants %s -d '{"action":"my-permissions","tenantId":"%s"}'`, st.URL, h("mona@acme.test"), acme),
-		fmt.Sprintf(`curl -s %slist-vms %s -d '{"action":"start","tenantId":"%s","serverId":"%s","node":"pve2","vmid":104,"type":"qemu"}'`,
-			st.URL, h("mona@acme.test"), acme, st.ServerIDs["pve-cluster"]),
-		fmt.Sprintf(`curl -s %slist-vms %s -d '{"action":"stop","tenantId":"%s","serverId":"%s","node":"pve2","vmid":104,"type":"qemu"}'`,
-			st.URL, h("victor@acme.test"), acme, st.ServerIDs["pve-cluster"]),
+		`curl -s "$FUNCTIONS_URL/tenant-stats" ` + h("TOKEN_VICTOR") + ` -d "{\"action\":\"get-live-stats\",\"tenantId\":\"$ACME_TENANT_ID\"}"`,
+		`curl -s "$FUNCTIONS_URL/proxmox-servers?tenantId=$ACME_TENANT_ID" ` + h("TOKEN_VICTOR"),
+		`curl -s "$FUNCTIONS_URL/list-vms" ` + h("TOKEN_VICTOR") + ` -d "{\"tenantId\":\"$ACME_TENANT_ID\",\"type\":\"lxc\"}"`,
+		`curl -s "$FUNCTIONS_URL/tenants" ` + h("TOKEN_MONA") + ` -d "{\"action\":\"my-permissions\",\"tenantId\":\"$ACME_TENANT_ID\"}"`,
+		power("start", "TOKEN_MONA"),
+		power("stop", "TOKEN_VICTOR"),
 	}
 }
 
 func banner(w io.Writer, st *Stack, sims map[string]*pvesim.Sim) {
-	fmt.Fprintf(w, "\nThe local stack is up.\n\n  functions  %s{proxmox-servers,list-vms,tenants,tenant-stats}\n  database   %s\n", st.URL, st.DBURL)
+	base := strings.TrimSuffix(st.URL, "/functions/v1/")
+	fmt.Fprintf(w, "\nThe local stack is up.\n\n  dashboard  %s/  (pick a demo user at the top right)\n  health     %s/health\n  functions  %s{proxmox-servers,list-vms,tenants,tenant-stats}\n  database   %s\n", base, base, st.URL, st.DBURL)
 	names := make([]string, 0, len(sims))
 	for n := range sims {
 		names = append(names, n)
@@ -143,20 +146,14 @@ func banner(w io.Writer, st *Stack, sims map[string]*pvesim.Sim) {
 		fmt.Fprintf(w, "  proxmox    %-12s %s (Proxmox VE simulator, fingerprint %s)\n", n, sims[n].URL(), sims[n].Fingerprint())
 	}
 	fmt.Fprintf(w, "\nTenants: ACME Corp %s, Globex %s\n", st.TenantIDs["ACME Corp"], st.TenantIDs["Globex"])
-	fmt.Fprintf(w, "\nAccess tokens (valid 24 h):\n")
+	fmt.Fprintf(w, "\nDemo users (token variables in %s, valid 24 h; a fresh one: go run ./infra/cmd/token <email>):\n", st.EnvFile)
 	for _, u := range st.Users {
-		fmt.Fprintf(w, "  %-18s %-22s %s\n", u.Email, u.Role, st.Tokens[u.Email])
+		fmt.Fprintf(w, "  %-18s %-22s $TOKEN_%s\n", u.Email, u.Role, envName(u.Email))
 	}
-	fmt.Fprintf(w, "\nTry (the fifth starts a VM as the manager, the sixth is refused with 403 for the viewer):\n\n")
+	fmt.Fprintf(w, "\nSimulator addresses, fingerprints and credentials are in %s too.\n", st.EnvFile)
+	fmt.Fprintf(w, "\nTry, in a shell (the fifth starts a VM as the manager, the sixth is refused with 403 for the viewer):\n\n. %s\n\n", st.EnvFile)
 	for _, e := range st.Examples {
 		fmt.Fprintf(w, "%s\n\n", e)
 	}
-	fmt.Fprintf(w, "From the app (supabase-js):\n\n%s\n\nCtrl-C stops everything.\n", strings.TrimSpace(fmt.Sprintf(`
-import { createClient } from '@supabase/supabase-js'
-const supabase = createClient('%s', '%s', {
-  global: { headers: { Authorization: 'Bearer %s' } },
-})
-const { data, error } = await supabase.functions.invoke('tenant-stats', {
-  body: { action: 'get-live-stats', tenantId: '%s' },
-})`, strings.TrimSuffix(st.URL, "/functions/v1/"), st.Anon, st.Tokens["victor@acme.test"], st.TenantIDs["ACME Corp"])))
+	fmt.Fprintf(w, "From Node or the app (supabase-js): see README, \"Issue 16\".\n\nCtrl-C, or kill -INT/-TERM %d, stops everything.\n", os.Getpid())
 }

@@ -14,21 +14,18 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pvetenant/backend/infra/localserver"
+	dbmigrate "github.com/pvetenant/backend/infra/migrate"
 	"github.com/pvetenant/backend/infra/pgcluster"
-	"github.com/pvetenant/backend/infra/pvesim"
 	"github.com/pvetenant/backend/infra/supabase"
 	"github.com/pvetenant/backend/shared/runtime"
 	"github.com/pvetenant/backend/shared/secrets"
-	"github.com/pvetenant/backend/sql/migrations"
 )
 
 // Options configure Run.
@@ -51,6 +48,7 @@ type Stack struct {
 	ServerIDs map[string]string // name -> id
 	Examples  []string          // ready-to-paste curl commands
 	Anon      string            // an anon-style key for the apikey header
+	EnvFile   string            // the shell file the examples need sourced
 }
 
 // Run brings the stack up, prints how to use it, serves until ctx ends, and
@@ -71,6 +69,15 @@ func Run(ctx context.Context, o Options) error {
 	if o.Logger == nil {
 		o.Logger = runtime.NewLogger(os.Stderr, slog.LevelInfo)
 	}
+	began := time.Now()
+	// Both ports first, so a second stack fails in one line naming the
+	// variable to change, before touching anything.
+	if err := checkFree(o.Addr, "ADDR", "functions"); err != nil {
+		return err
+	}
+	if err := checkFree(fmt.Sprintf("127.0.0.1:%d", o.DBPort), "DB_PORT", "PostgreSQL"); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return err
 	}
@@ -84,44 +91,40 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	if err := checkDirFree(o.Dir, cluster.Dir); err != nil {
+		return err
+	}
 	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	if !cluster.Initialized() {
-		fmt.Fprintf(o.Out, "creating PostgreSQL cluster in %s\n", cluster.Dir)
+		fmt.Fprintf(o.Out, "creating PostgreSQL cluster in %s (initdb)\n", cluster.Dir)
 		if err := cluster.Init(startCtx); err != nil {
 			return err
 		}
 	}
+	fmt.Fprintf(o.Out, "starting PostgreSQL on 127.0.0.1:%d\n", o.DBPort)
 	if err := cluster.Start(startCtx, o.DBPort); err != nil {
 		return fmt.Errorf("starting PostgreSQL on port %d (is another stack running?): %w", o.DBPort, err)
 	}
 	defer cluster.Stop() //nolint:errcheck
 	dbURL := cluster.URL("postgres")
+	fmt.Fprintf(o.Out, "checking migrations\n")
 	if err := migrate(startCtx, cluster, dbURL, o.Out); err != nil {
 		return err
 	}
 
 	// Simulated Proxmox servers: ACME's 3-node cluster and standalone node,
 	// and one for Globex.
-	sims := map[string]*pvesim.Sim{}
+	// Ports, certificates and guest statuses persist in o.Dir/pvesim.
+	fmt.Fprintf(o.Out, "starting Proxmox VE simulators\n")
+	sims, err := startSims(o.Dir, o.Out)
 	defer func() {
 		for _, s := range sims {
 			s.Close()
 		}
 	}()
-	for _, d := range demoServers {
-		cfg, err := pvesim.Preset(d.preset)
-		if err != nil {
-			return err
-		}
-		s, err := pvesim.New(cfg)
-		if err != nil {
-			return err
-		}
-		if err := s.Start(); err != nil {
-			return err
-		}
-		sims[d.name] = s
+	if err != nil {
+		return err
 	}
 
 	kr, err := secrets.ParseKeyring(keys.CredentialsKey, "")
@@ -161,24 +164,36 @@ func Run(ctx context.Context, o Options) error {
 	st.Anon, _ = jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"iss": "supabase", "ref": "local", "role": "anon",
 		"iat": time.Now().Unix(), "exp": time.Now().Add(10 * 365 * 24 * time.Hour).Unix()}).SignedString([]byte(keys.JWTSecret))
 	st.Examples = examples(st)
+	if err := writeEnv(o.Dir, st, sims); err != nil {
+		return err
+	}
+	st.EnvFile = filepath.Join(o.Dir, EnvFile)
 
 	serveErr := make(chan error, 1)
 	srvCtx, stopServe := context.WithCancel(ctx)
 	defer stopServe()
 	started := make(chan struct{})
 	go func() {
-		serveErr <- localserver.ServeNotify(srvCtx, o.Addr, localserver.Handler(deps), o.Logger, started)
+		serveErr <- localserver.ServeNotify(srvCtx, o.Addr, rootHandler(localserver.Handler(deps), st, keys.JWTSecret), o.Logger, started)
 	}()
 	select {
 	case err := <-serveErr:
 		return fmt.Errorf("serving functions on %s: %w", o.Addr, err)
 	case <-started:
 	}
+	saved := make(chan struct{})
+	go func() {
+		defer close(saved)
+		keepSimsSaved(srvCtx, o.Dir, sims, func(err error) { o.Logger.Warn("saving simulator state", "error", err.Error()) })
+	}()
 	banner(o.Out, st, sims)
+	fmt.Fprintf(o.Out, "ready in %.1f s: open http://%s/ (PID %d)\n", time.Since(began).Seconds(), o.Addr, os.Getpid())
 	if o.Ready != nil {
 		o.Ready <- st
 	}
 	err = <-serveErr
+	stopServe()
+	<-saved
 	fmt.Fprintln(o.Out, "stopping: functions, Proxmox simulators, PostgreSQL")
 	return err
 }
@@ -209,9 +224,9 @@ func loadKeys(path string) (keyFile, error) {
 	return k, os.WriteFile(path, b, 0o600)
 }
 
-// migrate applies the stand-in and, with psql -v ON_ERROR_STOP=1 as in
-// production, every migration not applied yet, recording each like the
-// Supabase CLI does.
+// migrate applies the stand-in and every migration not applied yet, with
+// the production command's code (infra/migrate): each file in one
+// transaction, recorded like the Supabase CLI does.
 func migrate(ctx context.Context, c *pgcluster.Cluster, url string, out io.Writer) error {
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
@@ -221,42 +236,8 @@ func migrate(ctx context.Context, c *pgcluster.Cluster, url string, out io.Write
 	if _, err := conn.Exec(ctx, supabase.StandIn); err != nil {
 		return fmt.Errorf("supabase stand-in: %w", err)
 	}
-	if _, err := conn.Exec(ctx, `create schema if not exists supabase_migrations;
-		create table if not exists supabase_migrations.schema_migrations (version text primary key, name text, applied_at timestamptz not null default now())`); err != nil {
-		return err
-	}
-	psql, err := pgcluster.Tool("psql")
-	if err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp("", "migrations-*")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	for _, m := range migrations.All() {
-		version, _, _ := strings.Cut(m.Name, "_")
-		var done bool
-		if err := conn.QueryRow(ctx, `select exists (select 1 from supabase_migrations.schema_migrations where version = $1)`, version).Scan(&done); err != nil {
-			return err
-		}
-		if done {
-			continue
-		}
-		file := filepath.Join(tmp, m.Name)
-		if err := os.WriteFile(file, []byte(m.SQL), 0o644); err != nil {
-			return err
-		}
-		cmd := exec.CommandContext(ctx, psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", file)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("migration %s: %v\n%s", m.Name, err, b)
-		}
-		if _, err := conn.Exec(ctx, `insert into supabase_migrations.schema_migrations (version, name) values ($1, $2)`, version, m.Name); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "applied migration %s\n", m.Name)
-	}
-	return nil
+	_, err = dbmigrate.Apply(ctx, conn, dbmigrate.Options{Out: out})
+	return err
 }
 
 func token(secret string, u DemoUser, ttl time.Duration) (string, error) {

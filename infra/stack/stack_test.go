@@ -70,12 +70,13 @@ func TestStackFromScratchAndAgain(t *testing.T) {
 		t.Fatalf("migrations not applied on first start:\n%s", out)
 	}
 	for _, want := range []string{"root@example.com", "alice@acme.test", "mona@acme.test", "victor@acme.test", "bob@globex.test",
-		"supabase.functions.invoke('tenant-stats'", "pve-cluster", "pve-edge", "globex-pve"} {
+		"$TOKEN_VICTOR", ". " + st.EnvFile, "pve-cluster", "pve-edge", "globex-pve"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("banner lacks %q:\n%s", want, out)
 		}
 	}
-	// Each printed curl command, run by a shell exactly as printed.
+	// Each printed curl command, run by a shell exactly as printed, after
+	// the printed line that sources stack.env.
 	wants := []func(map[string]any) bool{
 		func(m map[string]any) bool {
 			s, _ := m["stats"].(map[string]any)
@@ -91,7 +92,7 @@ func TestStackFromScratchAndAgain(t *testing.T) {
 		t.Fatalf("%d examples", len(st.Examples))
 	}
 	for i, ex := range st.Examples {
-		b, err := exec.Command("sh", "-c", ex).Output()
+		b, err := exec.Command("sh", "-c", ". "+st.EnvFile+"\n"+ex).Output()
 		if err != nil {
 			t.Fatalf("example %d: %v", i+1, err)
 		}
@@ -111,7 +112,7 @@ func TestStackFromScratchAndAgain(t *testing.T) {
 	if strings.Contains(out2.String(), "creating PostgreSQL cluster") || strings.Contains(out2.String(), "applied migration") {
 		t.Fatalf("second start re-created the database:\n%s", out2)
 	}
-	b, err := exec.Command("sh", "-c", st.Examples[1]).Output()
+	b, err := exec.Command("sh", "-c", ". "+st.EnvFile+"\n"+st.Examples[1]).Output()
 	if err != nil || !strings.Contains(string(b), `"pve-cluster"`) {
 		t.Fatalf("first run's example against the second run: %v %s", err, b)
 	}

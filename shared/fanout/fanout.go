@@ -34,6 +34,10 @@ type Health struct {
 	// (a little more while another instance refreshes it) when cached.
 	AgeMs int64  `json:"ageMs"`
 	Error string `json:"error,omitempty"`
+	// Warning is a code for an online server whose answer is incomplete
+	// (e.g. "limited_privileges"), WarningMessage the sentence for it.
+	Warning        string `json:"warning,omitempty"`
+	WarningMessage string `json:"warningMessage,omitempty"`
 }
 
 // Online reports whether the server answered.

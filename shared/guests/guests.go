@@ -33,6 +33,6 @@ func FromResource(serverID, serverName string, r proxmox.Resource) VM {
 		tags = []string{}
 	}
 	return VM{ServerID: serverID, ServerName: serverName, Node: r.Node, VMID: r.VMID, Name: r.Name, Type: r.Type,
-		Status: r.Status, Template: r.Template, CPU: r.CPU, MaxCPU: r.MaxCPU, Mem: r.Mem, MaxMem: r.MaxMem,
-		Disk: r.Disk, MaxDisk: r.MaxDisk, Uptime: r.Uptime, Tags: tags}
+		Status: r.Status, Template: r.Template, CPU: NonNegative(r.CPU), MaxCPU: r.MaxCPU, Mem: NonNegative(r.Mem), MaxMem: r.MaxMem,
+		Disk: NonNegative(r.Disk), MaxDisk: r.MaxDisk, Uptime: r.Uptime, Tags: tags}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/pvetenant/backend/shared/apperr"
 	"github.com/pvetenant/backend/shared/auth"
 	"github.com/pvetenant/backend/shared/db"
+	"github.com/pvetenant/backend/shared/metrics"
 )
 
 // MaxBody is the request body limit of the contract.
@@ -39,6 +40,9 @@ type Server struct {
 	Logger         *slog.Logger
 	AllowedOrigins []string      // "*" (default) or exact origins
 	Timeout        time.Duration // deadline for a whole request; default 25s (API Gateway gives up at 29s)
+	// Unavailable, when set, answers every request (after CORS and the
+	// request id): a function whose configuration could not be read.
+	Unavailable error
 }
 
 // Request is one verified call of an action.
@@ -147,6 +151,7 @@ func (s *Server) Handler(f Function) http.Handler {
 			level = slog.LevelError
 		}
 		logger.Log(ctx, level, "request", append([]any{"request_id", id, "function", f.Name}, attrs...)...)
+		metrics.Request(f.Name, status, time.Since(start))
 	})
 }
 
@@ -157,6 +162,9 @@ func (s *Server) serve(ctx context.Context, f Function, names []string, hr *http
 			resp, err = nil, errors.New("panic in handler")
 		}
 	}()
+	if s.Unavailable != nil {
+		return nil, s.Unavailable
+	}
 
 	body, err := io.ReadAll(http.MaxBytesReader(nil, hr.Body, MaxBody))
 	if err != nil {

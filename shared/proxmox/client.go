@@ -60,8 +60,11 @@ import (
 )
 
 const (
-	DefaultPort    = 8006
-	DefaultTimeout = 4 * time.Second
+	DefaultPort = 8006
+	// DefaultTimeout leaves room for pveproxy's 3 s delay of every 401
+	// (pve-http-server AnyEvent.pm) plus connecting, TLS and a login round
+	// trip, so wrong credentials read as auth_error, not timeout.
+	DefaultTimeout = 6 * time.Second
 
 	// maxBodyBytes caps a response body; go-proxmox reads bodies with
 	// io.ReadAll, so a hostile server could otherwise exhaust memory. A
@@ -71,6 +74,9 @@ const (
 	userAgent = "pvetenant-backend (go-proxmox)"
 	maxVMID   = 999999999
 )
+
+// TFAMessage is the sentence for a password account with a second factor.
+const TFAMessage = "This account uses two-factor authentication: use an API token instead."
 
 // Target identifies one Proxmox server and how to authenticate to it.
 type Target struct {
@@ -365,12 +371,23 @@ func (c *Client) request(ctx context.Context, method, path string, out *json.Raw
 		// runs out, so start from a new go-proxmox client and log in again,
 		// once. Repeating is safe: a 401 means nothing was executed.
 		c.api = c.newAPI()
+		first := err
 		if lerr := c.loginLocked(ctx); lerr != nil {
-			return lerr
+			return authInsideDeadline(first, lerr)
 		}
-		err = c.requestOnce(ctx, method, path, out)
+		err = authInsideDeadline(first, c.requestOnce(ctx, method, path, out))
 	}
 	return err
+}
+
+// authInsideDeadline: pveproxy holds every 401 back for 3 s, so a re-login
+// after a rejected session can outlast the deadline. The 401 that arrived
+// in time is the answer then, not the timeout it led to.
+func authInsideDeadline(first, then error) error {
+	if then != nil && (errors.Is(then, ErrTimeout) || errors.Is(then, ErrCanceled)) {
+		return first
+	}
+	return then
 }
 
 func (c *Client) requestOnce(ctx context.Context, method, path string, out *json.RawMessage) error {
@@ -415,6 +432,14 @@ func (c *Client) loginLocked(ctx context.Context) error {
 		if s := c.api.Session(); s == nil || s.Ticket == "" || s.CSRFPreventionToken == "" {
 			err = fmt.Errorf("%w: login response had no ticket", ErrBadResponse)
 			c.api = c.newAPI() // don't keep an unusable session around
+		} else if strings.HasPrefix(s.Ticket, "PVE:!tfa!") {
+			// pve-access-control PVE/API2/AccessControl.pm create_ticket_do:
+			// an account with a second factor gets NeedTFA: 1 and a half
+			// ticket "PVE:!tfa!<challenge>:..." that every call but
+			// /access/tfa refuses with 401 (go-proxmox drops NeedTFA, the
+			// ticket says it too). No use retrying: say why.
+			c.api = c.newAPI()
+			return &Error{Op: "POST /access/ticket", Kind: ErrAuth, detail: TFAMessage}
 		}
 	}
 	return c.finish(ctx, "POST /access/ticket", rec, err)
@@ -440,7 +465,7 @@ func (c *Client) finish(ctx context.Context, op string, rec *recorder, err error
 		// the response body.
 		e.HTTPStatus = rec.status
 		e.Reason = c.redact(rec.reason)
-		e.Kind, e.detail = statusError(rec.status, rec.login)
+		e.Kind, e.detail = statusError(rec.status, rec.login, e.Reason)
 	case err == nil:
 		return nil
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
@@ -538,9 +563,10 @@ var (
 	// PVE userid: user part without whitespace, ':' or '/', realm id.
 	userIDRe  = regexp.MustCompile(`^[^\s:/!=]+@[A-Za-z][A-Za-z0-9._-]+$`)
 	tokenIDRe = regexp.MustCompile(`^[^\s:/!=]+@[A-Za-z][A-Za-z0-9._-]+![A-Za-z][A-Za-z0-9._-]+$`)
-	// UPID as PVE::Tools::upid_decode accepts it, minus characters that
-	// would change the request path.
-	upidRe     = regexp.MustCompile(`^UPID:([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?):[0-9A-Fa-f]{8}:[0-9A-Fa-f]{8,9}:[0-9A-Fa-f]{8}:[^:\s/?#%]+:[^:\s/?#%]*:[^:\s/?#%]+:$`)
+	// UPID as PVE::Tools::upid_decode accepts it (`[^:\s]` per field: user
+	// names may hold '?', '#', '%'; TaskStatus path-escapes them), minus '/',
+	// which no PVE user, type or id holds and which would change the path.
+	upidRe     = regexp.MustCompile(`^UPID:([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?):[0-9A-Fa-f]{8}:[0-9A-Fa-f]{8,9}:[0-9A-Fa-f]{8}:[^:\s/]+:[^:\s/]*:[^:\s/]+:$`)
 	dnsLabelRe = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$`)
 )
 

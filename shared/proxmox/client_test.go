@@ -505,7 +505,7 @@ func TestHTTPStatusClassification(t *testing.T) {
 			},
 			want:     StatusAuthError,
 			kind:     ErrAuth,
-			describe: "permission denied (HTTP 403)",
+			describe: "permission denied (HTTP 403): Permission check failed (/, Sys.Audit)",
 		},
 		{
 			name: "500",
@@ -514,7 +514,7 @@ func TestHTTPStatusClassification(t *testing.T) {
 			},
 			want:     StatusError,
 			kind:     ErrHTTPStatus,
-			describe: "server error (HTTP 500)",
+			describe: "server error (HTTP 500): unable to read config",
 		},
 		{
 			name: "502 (go-proxmox would decode it as success)",

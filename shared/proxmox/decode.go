@@ -180,6 +180,7 @@ func decodeResource(raw []byte) (Resource, string, []string, bool) {
 		Status:      w.Status.s,
 		Name:        w.Name.s,
 		Template:    w.Template.b,
+		NoStats:     (w.Type.s == "qemu" || w.Type.s == "lxc") && !w.Template.set,
 		CPU:         w.CPU.f,
 		MaxCPU:      w.MaxCPU.f,
 		Mem:         w.Mem.i,

@@ -75,7 +75,7 @@ func (e *Error) Error() string {
 		b.WriteString(": ")
 	}
 	b.WriteString(e.detail)
-	if e.Reason != "" && e.HTTPStatus != 0 {
+	if e.Reason != "" && e.HTTPStatus != 0 && !strings.HasSuffix(e.detail, e.Reason) {
 		fmt.Fprintf(&b, " (server said %q)", e.Reason)
 	}
 	if e.causeText != "" {
@@ -245,8 +245,19 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// statusError builds the error for a non-2xx HTTP status.
-func statusError(code int, loginRequest bool) (kind error, detail string) {
+// statusError builds the error for a non-2xx HTTP status. PVE's reason
+// (pveproxy puts the first line of the error message in the status line,
+// e.g. "500 CT 101 already running") is kept in the sentence, so it reaches
+// the user; 401s and pveproxy's 595/596 have fixed sentences.
+func statusError(code int, loginRequest bool, reason string) (kind error, detail string) {
+	kind, detail = statusErrorBase(code, loginRequest)
+	if reason != "" && reason != http.StatusText(code) && code != http.StatusUnauthorized && code != 595 && code != 596 {
+		detail += ": " + reason
+	}
+	return kind, detail
+}
+
+func statusErrorBase(code int, loginRequest bool) (kind error, detail string) {
 	switch {
 	case code == http.StatusUnauthorized && loginRequest:
 		return ErrAuth, "login failed: wrong username or password (HTTP 401)"

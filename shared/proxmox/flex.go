@@ -123,10 +123,11 @@ func (v *fStr) UnmarshalJSON(b []byte) error {
 type fBool struct {
 	b   bool
 	bad bool
+	set bool // the key was present
 }
 
 func (v *fBool) UnmarshalJSON(b []byte) error {
-	*v = fBool{}
+	*v = fBool{set: true}
 	if len(b) == 0 {
 		return nil
 	}

@@ -21,6 +21,11 @@ type Resource struct {
 
 	VMID     int  `json:"vmid,omitempty"`
 	Template bool `json:"template,omitempty"`
+	// NoStats marks a guest sent without its status data (no "template"
+	// field): pve-manager's extract_vm_stats found no RRD entry, as for the
+	// guests of a node down for more than ~5 minutes. Whether it is a
+	// template is then unknown.
+	NoStats bool `json:"-"`
 
 	CPU     float64 `json:"cpu"`
 	MaxCPU  float64 `json:"maxcpu"`

@@ -18,6 +18,7 @@ import (
 	"github.com/pvetenant/backend/shared/db"
 	"github.com/pvetenant/backend/shared/fanout"
 	"github.com/pvetenant/backend/shared/httpapi"
+	"github.com/pvetenant/backend/shared/metrics"
 	"github.com/pvetenant/backend/shared/netguard"
 	"github.com/pvetenant/backend/shared/proxmox"
 	"github.com/pvetenant/backend/shared/ratelimit"
@@ -33,7 +34,8 @@ type Config struct {
 	CredentialsKey      string        // CREDENTIALS_KEY: base64 of 32 bytes
 	CredentialsPrevious string        // CREDENTIALS_PREVIOUS_KEYS: comma-separated, still opened during rotation
 	AllowedOrigins      []string      // ALLOWED_ORIGINS, comma-separated; default *
-	ProxmoxTimeout      time.Duration // PROXMOX_TIMEOUT per server; default 4s
+	ProxmoxTimeout      time.Duration // PROXMOX_TIMEOUT per server; default 6s (room for pveproxy's 3 s 401 delay)
+	TaskFollow          time.Duration // TASK_FOLLOW: how long list-vms follows a power action's task; default 2s, 0 off
 	ProxmoxAllowCIDRs   string        // PROXMOX_ALLOW_CIDRS: targets exempt from the address guard
 	ProxmoxDenyCIDRs    string        // PROXMOX_DENY_CIDRS: targets always refused (wins over everything)
 	ProxmoxAllowedPorts string        // PROXMOX_ALLOWED_PORTS: e.g. "8006,443"; empty means any
@@ -41,6 +43,7 @@ type Config struct {
 	StatsCacheTTL       time.Duration // STATS_CACHE_TTL; default 5s, 0 disables
 	RequestTimeout      time.Duration // REQUEST_TIMEOUT for a whole request; default 25s
 	LogLevel            slog.Level    // LOG_LEVEL: debug, info, warn, error
+	SecretsARN          string        // SECRETS_ARN: the secrets above come from this Secrets Manager secret (secrets.go)
 }
 
 // Needs says which settings a function cannot start without.
@@ -63,8 +66,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		ProxmoxDenyCIDRs:    getenv("PROXMOX_DENY_CIDRS"),
 		ProxmoxAllowedPorts: getenv("PROXMOX_ALLOWED_PORTS"),
 		RateLimits:          getenv("RATE_LIMITS"),
+		SecretsARN:          strings.TrimSpace(getenv("SECRETS_ARN")),
 		ProxmoxTimeout:      proxmox.DefaultTimeout,
 		StatsCacheTTL:       5 * time.Second,
+		TaskFollow:          2 * time.Second,
 		RequestTimeout:      25 * time.Second,
 		AllowedOrigins:      []string{"*"},
 	}
@@ -91,6 +96,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	duration("PROXMOX_TIMEOUT", &c.ProxmoxTimeout, false)
 	duration("STATS_CACHE_TTL", &c.StatsCacheTTL, true)
+	duration("TASK_FOLLOW", &c.TaskFollow, true)
 	duration("REQUEST_TIMEOUT", &c.RequestTimeout, false)
 	if v := getenv("LOG_LEVEL"); v != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
@@ -179,14 +185,16 @@ func (d *Deps) Close() {
 	d.Clients.Close()
 }
 
-// MustLoad is what a Lambda main calls: configuration from the environment,
-// or a log line naming what is missing and exit 1 (Lambda reports an init error).
+// MustLoad is what a Lambda main calls: configuration from the environment
+// (and the secret SECRETS_ARN names), or a log line naming what is missing
+// and exit 1 (Lambda reports an init error). Metrics go to stdout (EMF).
 func MustLoad(need Needs) *Deps {
 	c, err := FromEnv(os.Getenv)
 	logger := NewLogger(os.Stderr, c.LogLevel)
+	metrics.SetOutput(os.Stdout)
 	if err == nil {
 		var d *Deps
-		if d, err = Load(context.Background(), c, need, logger); err == nil {
+		if d, err = LoadWithSecrets(context.Background(), c, need, os.Getenv, logger); err == nil {
 			return d
 		}
 	}

@@ -89,6 +89,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/functions/v1/list-vms/task-status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A Proxmox task of one of the tenant's servers */
+        post: operations["list-vms.task-status"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/functions/v1/proxmox-servers/create": {
         parameters: {
             query?: never;
@@ -563,6 +580,8 @@ export interface components {
             stoppedVMs: number;
             totalContainers: number;
             runningContainers: number;
+            pausedVMs: number;
+            unknownGuests: number;
             nodes: components["schemas"]["Counts"];
             cpuUsage: components["schemas"]["CPUUsage"];
             memoryUsage: components["schemas"]["ByteUsage"];
@@ -606,6 +625,13 @@ export interface components {
         };
         PowerAnswer: {
             upid: string;
+            /**
+             * @description the task's state when list-vms stopped following it; absent when it could not be read
+             * @enum {string}
+             */
+            status?: "running" | "stopped";
+            /** @description OK or WARNINGS: n once stopped (a failed task is an error answer) */
+            exitstatus?: string;
         };
         PowerRequest: {
             /** Format: uuid */
@@ -616,6 +642,10 @@ export interface components {
             vmid: number;
             /** @enum {string} */
             type: "qemu" | "lxc" | "vm" | "container";
+        };
+        Privileges: {
+            canAudit: boolean;
+            canPowerManage: boolean;
         };
         Profile: {
             id: string;
@@ -666,6 +696,8 @@ export interface components {
             latencyMs: number;
             ageMs: number;
             error?: string;
+            warning?: string;
+            warningMessage?: string;
         };
         ServerRef: {
             /** Format: uuid */
@@ -689,6 +721,23 @@ export interface components {
             content: string[];
             disk: number;
             maxdisk: number;
+        };
+        TaskStatusAnswer: {
+            /** @enum {string} */
+            status: "running" | "stopped";
+            /** @description OK */
+            exitstatus?: string;
+            /** Format: date-time */
+            startedAt: string;
+        };
+        TaskStatusRequest: {
+            /** Format: uuid */
+            tenantId: string;
+            /** Format: uuid */
+            serverId: string;
+            node: string;
+            /** @description a task id UPID:node:pid:pstart:starttime:type:id:user: of that node */
+            upid: string;
         };
         Tenant: {
             id: string;
@@ -721,6 +770,8 @@ export interface components {
             /** @enum {string} */
             status: "online" | "offline" | "auth_error" | "tls_error" | "timeout" | "error";
             error?: string;
+            privileges?: components["schemas"]["Privileges"] | null;
+            warning?: string;
         };
         TestServerRequest: {
             /**
@@ -984,6 +1035,42 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PowerAnswer"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "list-vms.task-status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["TaskStatusRequest"] & {
+                    /** @constant */
+                    action?: "task-status";
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskStatusAnswer"];
                 };
             };
             /** @description error */

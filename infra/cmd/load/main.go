@@ -95,12 +95,12 @@ func run(duration time.Duration, clients int, only string) error {
 		{"tenants list-users", 5, "alice@acme.test", func(*stack.Stack, *rand.Rand) map[string]any {
 			return map[string]any{"action": "list-users", "tenantId": acme}
 		}, "tenants", map[int]bool{200: true}},
-		// Guests flip between states under concurrent clients: Proxmox
-		// refusing to start a running guest (502) is an earned answer.
+		// Guests flip between states under concurrent clients: refusing to
+		// start a running guest (409, before or from Proxmox) is an earned answer.
 		{"list-vms start/stop", 5, "mona@acme.test", func(_ *stack.Stack, r *rand.Rand) map[string]any {
 			act := []string{"start", "stop"}[r.IntN(2)]
 			return map[string]any{"action": act, "tenantId": acme, "serverId": cluster, "node": "pve2", "vmid": 104, "type": "qemu"}
-		}, "list-vms", map[int]bool{202: true, 502: true, 429: true}}, // 429: the per-user power-action limit (issue 18)
+		}, "list-vms", map[int]bool{202: true, 409: true, 429: true}}, // 429: the per-user power-action limit (issue 18)
 		{"viewer power action (refused)", 5, "victor@acme.test", func(*stack.Stack, *rand.Rand) map[string]any {
 			return map[string]any{"action": "reboot", "tenantId": acme, "serverId": cluster, "node": "pve1", "vmid": 100, "type": "qemu"}
 		}, "list-vms", map[int]bool{403: true, 429: true}},
