@@ -11,6 +11,9 @@ go test -run '^$' -bench ListServersRLS -benchtime 3s ./sql/migrations/
 echo "== tenant-stats: fan-out, hanging server, aggregation, warm cache"
 go test -run '^$' -bench 'Fanout|Hanging' -benchtime 10x ./functions/tenant-stats/
 go test -run '^$' -bench 'Aggregate|WarmCache' -benchmem -benchtime 2s ./functions/tenant-stats/
+echo "== tenant-stats fleet: Proxmox calls per server per TTL (K processes), cached answer with a 1 ms database"
+go test -run '^$' -bench 'FleetCallsPerTTL' -benchtime 1x ./infra/fleet/
+go test -run '^$' -bench 'CachedLiveStatsWith1msDatabase' -benchtime 400x ./infra/fleet/
 echo "== Lambda: binary size and cold start under the emulator (median of 7)"
 go test -run '^$' -bench ColdStart -benchtime 7x ./infra/sam/
 echo "== building blocks"

@@ -12,15 +12,12 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/pvetenant/backend/shared/access"
-	"github.com/pvetenant/backend/shared/db"
 	"github.com/pvetenant/backend/shared/fanout"
 	"github.com/pvetenant/backend/shared/guests"
 	"github.com/pvetenant/backend/shared/httpapi"
 	"github.com/pvetenant/backend/shared/proxmox"
 	"github.com/pvetenant/backend/shared/runtime"
+	"github.com/pvetenant/backend/shared/snapshots"
 	"github.com/pvetenant/backend/shared/statscache"
 	"github.com/pvetenant/backend/shared/targets"
 )
@@ -49,6 +46,7 @@ type handler struct {
 	runner  fanout.Runner
 	timeout time.Duration
 	cache   *statscache.Cache[[]proxmox.Resource]
+	store   *snapshots.Store // second level, shared by every instance
 	now     func() time.Time
 }
 
@@ -64,6 +62,7 @@ func New(d *runtime.Deps) http.Handler {
 		runner:  fanout.Runner{Proxmox: d.Proxmox, Clients: d.Clients},
 		timeout: timeout,
 		cache:   statscache.New[[]proxmox.Resource](d.Config.StatsCacheTTL, cacheMax),
+		store:   snapshots.New(d.Pool, d.Config.StatsCacheTTL, timeout, d.Logger),
 		now:     time.Now,
 	}
 	return d.Server.Handler(httpapi.Function{
@@ -119,20 +118,15 @@ func (h *handler) poll(ctx context.Context, r *httpapi.Request) (polled, error) 
 	if err != nil {
 		return polled{}, err
 	}
-	var servers []targets.Server
-	err = db.AsUser(ctx, h.d.Pool, r.DB(), func(tx pgx.Tx) error {
-		a, err := access.Load(ctx, tx, r.Caller.UserID, tenantID)
-		if err != nil {
-			return err
-		}
-		if err := a.Require(access.View); err != nil {
-			return err
-		}
-		servers, err = targets.Load(ctx, tx, h.d.Keyring, targets.Filter{TenantID: tenantID, ActiveOnly: true})
-		return err
-	})
+	// One statement: the caller's role, the servers, their credentials and
+	// the fleet's snapshots (shared/snapshots).
+	_, entries, err := h.store.Load(ctx, r.DB(), h.d.Keyring, tenantID)
 	if err != nil {
 		return polled{}, err
+	}
+	servers := make([]targets.Server, len(entries))
+	for i := range entries {
+		servers[i] = entries[i].Server
 	}
 
 	// Keep a little of the request's time for summing and writing the
@@ -149,12 +143,14 @@ func (h *handler) poll(ctx context.Context, r *httpapi.Request) (polled, error) 
 	results := make([]statscache.Result[[]proxmox.Resource], len(servers))
 	answered := make([]bool, len(servers))
 	health := h.runner.Each(fctx, servers, func(ctx context.Context, i int, c *proxmox.Client) error {
-		res, err := h.cache.Get(ctx, servers[i].Key(), func(ctx context.Context) ([]proxmox.Resource, error) {
-			// Shared with other requests, so bounded by the per-server
-			// timeout rather than by whoever asked first.
-			ctx, cancel := context.WithTimeout(ctx, h.timeout)
-			defer cancel()
-			return fetchResources(ctx, c)
+		res, err := h.cache.GetResult(ctx, servers[i].Key(), func(ctx context.Context) statscache.Result[[]proxmox.Resource] {
+			return h.store.Resolve(ctx, servers[i], entries[i].Snap, func(ctx context.Context) ([]proxmox.Resource, error) {
+				// Shared with other requests and instances, so bounded by
+				// the per-server timeout rather than by whoever asked first.
+				ctx, cancel := context.WithTimeout(ctx, h.timeout)
+				defer cancel()
+				return fetchResources(ctx, c)
+			})
 		})
 		if err != nil {
 			return err // this caller ran out of time; the fetch goes on for the others
@@ -182,6 +178,7 @@ func (h *handler) poll(ctx context.Context, r *httpapi.Request) (polled, error) 
 		// Report the Proxmox call whose answer is used, not the time spent
 		// reading the cache or waiting on another request's call.
 		health[i].LatencyMs = res.Took.Milliseconds()
+		health[i].AgeMs = max(res.Age(now).Milliseconds(), 0)
 		if res.Cached {
 			fromCache++
 			if res.Err != nil {

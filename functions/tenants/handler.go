@@ -371,8 +371,8 @@ func (h *handler) myPermissions(ctx context.Context, r *httpapi.Request) (*httpa
 		return nil, err
 	}
 	p := Permissions{TenantID: tenantID}
-	err = db.AsUser(ctx, h.d.Pool, r.DB(), func(tx pgx.Tx) error {
-		a, err := access.Load(ctx, tx, r.Caller.UserID, tenantID)
+	err = func() error { // one round trip, two statements (db.AsCaller)
+		a, err := access.Load(ctx, db.AsCaller{Pool: h.d.Pool, Caller: r.DB()}, r.Caller.UserID, tenantID)
 		p.IsSystemAdmin = a.SystemAdmin // Load sets it even when the tenant is not found
 		if access.IsNotFound(err) {
 			return nil
@@ -389,7 +389,7 @@ func (h *handler) myPermissions(ctx context.Context, r *httpapi.Request) (*httpa
 		p.CanManageUsers = a.Can(access.ManageMembers)
 		p.CanControlVMs = a.Can(access.ControlGuests)
 		return nil
-	})
+	}()
 	if err != nil {
 		return nil, err
 	}

@@ -81,6 +81,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.total++
 	s.requests[key]++
+	s.logCall(key)
 	af := s.matchFaults(key)
 	s.mu.Unlock()
 

@@ -36,6 +36,7 @@ type Sim struct {
 	taskSeq   int
 	faults    []Fault
 	requests  map[string]int
+	calls     []Call // arrival log (calllog.go)
 	total     int
 	oddGuest  int
 
@@ -320,6 +321,7 @@ func (s *Sim) ResetRequests() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests = map[string]int{}
+	s.calls = nil
 	s.total = 0
 }
 

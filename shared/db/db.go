@@ -9,7 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -64,22 +66,39 @@ type Caller struct {
 // transaction and never leak to the next user of a pooled connection. fn's
 // error rolls everything back; database failures come back as apperr errors.
 func AsUser(ctx context.Context, pool *pgxpool.Pool, c Caller, fn func(pgx.Tx) error) error {
-	claims := string(c.Claims)
-	if claims == "" {
-		b, _ := json.Marshal(map[string]string{"sub": c.UserID, "role": "authenticated"})
-		claims = string(b)
+	claims := c.claims()
+	attempt := func() (began bool, err error) {
+		err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, setCallerSQL, claims, c.UserID); err != nil {
+				return err
+			}
+			began = true
+			return fn(tx)
+		})
+		return began, err
 	}
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx,
-			`select set_config('role', 'authenticated', true),
-			        set_config('request.jwt.claims', $1, true),
-			        set_config('request.jwt.claim.sub', $2, true)`,
-			claims, c.UserID); err != nil {
-			return err
-		}
-		return fn(tx)
-	})
+	began, err := attempt()
+	// Nothing of fn was sent yet (begin or set_config met a dead connection,
+	// as the first request after a crash or failover does): once more on a
+	// fresh connection. After fn started, its effects outside the database
+	// (a Proxmox call) may have happened, so it is never repeated.
+	if err != nil && !began && retryable(ctx, err) {
+		pool.Reset()
+		_, err = attempt()
+	}
 	return Translate(err)
+}
+
+const setCallerSQL = `select set_config('role', 'authenticated', true),
+	        set_config('request.jwt.claims', $1, true),
+	        set_config('request.jwt.claim.sub', $2, true)`
+
+func (c Caller) claims() string {
+	if len(c.Claims) > 0 {
+		return string(c.Claims)
+	}
+	b, _ := json.Marshal(map[string]string{"sub": c.UserID, "role": "authenticated"})
+	return string(b)
 }
 
 // Translate turns database failures into apperr errors with a sentence a
@@ -101,6 +120,12 @@ func Translate(err error) error {
 		case pe.Code == "PT409" && pe.Hint == "last_admin":
 			e := apperr.Wrap(apperr.Conflict, err, pe.Message)
 			e.Code = "last_admin"
+			return e
+		case pe.Code == "PT404": // private.require_tenant_view and friends
+			e := apperr.Wrap(apperr.NotFound, err, pe.Message)
+			if pe.Hint != "" {
+				e.Code = pe.Hint
+			}
 			return e
 		case pe.Code == "PT409":
 			return apperr.Wrap(apperr.Conflict, err, pe.Message)
@@ -124,12 +149,25 @@ func Translate(err error) error {
 	return err
 }
 
+// ClaimsJSON is the caller's claims as set_config receives them.
+func (c Caller) ClaimsJSON() string { return c.claims() }
+
 func isConnectionError(err error) bool {
 	var ne net.Error
 	var oe *net.OpError
 	var ce *pgconn.ConnectError
 	if errors.As(err, &ce) || errors.As(err, &oe) || errors.As(err, &ne) {
 		return true
+	}
+	// A connection the server closed under us (crash, failover, a pooler
+	// dropping it) reads as EOF or a closed conn rather than a net.Error.
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, pgconn.ErrConnClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var le interface{ SafeToRetry() bool }
+	if errors.As(err, &le) {
+		return true // pgconn's lock errors: "conn closed"
 	}
 	return pgconn.SafeToRetry(err) || errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
 }

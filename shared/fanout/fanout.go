@@ -29,7 +29,11 @@ type Health struct {
 	Name      string         `json:"name"`
 	Status    proxmox.Status `json:"status"`
 	LatencyMs int64          `json:"latencyMs"`
-	Error     string         `json:"error,omitempty"`
+	// AgeMs is how old the Proxmox answer (or failure) behind this entry
+	// is, in milliseconds: 0 when read for this request, up to the cache TTL
+	// (a little more while another instance refreshes it) when cached.
+	AgeMs int64  `json:"ageMs"`
+	Error string `json:"error,omitempty"`
 	// Warning is a code for an online server whose answer is incomplete
 	// (e.g. "limited_privileges"), WarningMessage the sentence for it.
 	Warning        string `json:"warning,omitempty"`

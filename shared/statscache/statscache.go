@@ -90,8 +90,16 @@ func (c *Cache[V]) Len() int {
 // fetch must therefore bound its own duration. Get returns ctx's error when
 // ctx ends before the result is there; the fetch goes on and stores its result.
 func (c *Cache[V]) Get(ctx context.Context, key string, fetch func(context.Context) (V, error)) (Result[V], error) {
+	return c.GetResult(ctx, key, func(ctx context.Context) Result[V] { return run(ctx, c.clock(), fetch) })
+}
+
+// GetResult is Get for a fetch that knows better when its value was read
+// (Fetched) and how long that took (Took), e.g. one taken from a shared
+// store where another process read it earlier. The result is kept until
+// Fetched + TTL, so a second-level cache never makes an answer live longer.
+func (c *Cache[V]) GetResult(ctx context.Context, key string, fetch func(context.Context) Result[V]) (Result[V], error) {
 	if c.TTL() == 0 {
-		return run(ctx, c.clock(), fetch), nil
+		return guard(ctx, fetch), nil
 	}
 	if r, ok := c.lookup(key); ok {
 		return r, nil
@@ -102,7 +110,7 @@ func (c *Cache[V]) Get(ctx context.Context, key string, fetch func(context.Conte
 		if r, ok := c.lookup(key); ok {
 			return r, nil
 		}
-		r := run(context.WithoutCancel(ctx), c.now, fetch)
+		r := guard(context.WithoutCancel(ctx), fetch)
 		if _, panicked := r.Err.(*panicError); !panicked {
 			c.store(key, r)
 		}
@@ -141,6 +149,16 @@ func run[V any](ctx context.Context, now func() time.Time, fetch func(context.Co
 	}()
 	r.Value, r.Err = fetch(ctx)
 	return r
+}
+
+// guard runs a result-returning fetch, turning a panic into a result.
+func guard[V any](ctx context.Context, fetch func(context.Context) Result[V]) (r Result[V]) {
+	defer func() {
+		if p := recover(); p != nil {
+			r = Result[V]{Err: &panicError{p}, Fetched: time.Now()}
+		}
+	}()
+	return fetch(ctx)
 }
 
 func (c *Cache[V]) lookup(key string) (Result[V], bool) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pvetenant/backend/shared/apperr"
 	"github.com/pvetenant/backend/shared/proxmox"
@@ -114,50 +115,78 @@ func openCredentials(ctx context.Context, tx pgx.Tx, kr *secrets.Keyring, server
 		byID[s.serverID] = s
 	}
 	for i := range servers {
-		s := &servers[i]
-		row, ok := byID[s.ID]
-		if !ok {
-			s.fail(proxmox.StatusAuthError, "no credentials are stored for this server")
-			continue
+		row, ok := byID[servers[i].ID]
+		var sl *Sealed
+		if ok {
+			sl = &Sealed{AuthType: row.authType, KeyID: row.keyID, Sealed: row.sealed, Legacy: row.legacy}
 		}
-		var c secrets.Credentials
-		switch {
-		case row.legacy != nil:
-			if err := json.Unmarshal([]byte(*row.legacy), &c); err != nil {
-				s.fail(proxmox.StatusAuthError, "the stored credentials are unreadable; enter them again")
-				continue
-			}
-			if kr != nil {
-				keyID, blob, err := kr.SealCredentials(s.ID, c)
-				if err != nil {
-					return err
-				}
-				if _, err := tx.Exec(ctx, `select private.seal_legacy_credentials($1, $2, $3)`, s.ID, keyID, blob); err != nil {
-					return err
-				}
-			}
-		case kr == nil:
-			return apperr.New(apperr.Internal, "CREDENTIALS_KEY is not configured")
-		default:
-			c, err = kr.OpenCredentials(s.ID, deref(row.keyID), row.sealed)
-			if err != nil {
-				s.fail(proxmox.StatusAuthError, "the stored credentials cannot be opened with the current key; enter them again")
-				continue
-			}
-			if kr.NeedsReseal(deref(row.keyID)) {
-				// Sealed under a previous key: move it to the current one.
-				keyID, blob, err := kr.SealCredentials(s.ID, c)
-				if err != nil {
-					return err
-				}
-				if _, err := tx.Exec(ctx, `select private.reseal_server_credentials($1, $2, $3, $4)`, s.ID, deref(row.keyID), keyID, blob); err != nil {
-					return err
-				}
-			}
+		if err := Open(ctx, tx, kr, &servers[i], sl); err != nil {
+			return err
 		}
-		s.Target.TokenID, s.Target.TokenSecret = c.TokenID, c.TokenSecret
-		s.Target.Username, s.Target.Password = c.Username, c.Password
 	}
+	return nil
+}
+
+// Sealed is a server's stored credentials as private.server_credentials
+// returns them; nil when none are stored.
+type Sealed struct {
+	AuthType string
+	KeyID    *string
+	Sealed   []byte
+	Legacy   *string // legacy plaintext JSON moved by 0003, sealed on first use
+}
+
+// Execer runs the reseal statements, as the caller.
+type Execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// Open opens row into s.Target, or sets s.Problem when it cannot be used.
+// Legacy plaintext and blobs sealed under a previous key are resealed
+// under the current key through ex.
+func Open(ctx context.Context, ex Execer, kr *secrets.Keyring, s *Server, row *Sealed) error {
+	if row == nil {
+		s.fail(proxmox.StatusAuthError, "no credentials are stored for this server")
+		return nil
+	}
+	var c secrets.Credentials
+	switch {
+	case row.Legacy != nil:
+		if err := json.Unmarshal([]byte(*row.Legacy), &c); err != nil {
+			s.fail(proxmox.StatusAuthError, "the stored credentials are unreadable; enter them again")
+			return nil
+		}
+		if kr != nil {
+			keyID, blob, err := kr.SealCredentials(s.ID, c)
+			if err != nil {
+				return err
+			}
+			if _, err := ex.Exec(ctx, `select private.seal_legacy_credentials($1, $2, $3)`, s.ID, keyID, blob); err != nil {
+				return err
+			}
+		}
+	case kr == nil:
+		return apperr.New(apperr.Internal, "CREDENTIALS_KEY is not configured")
+	default:
+		var err error
+		c, err = kr.OpenCredentials(s.ID, deref(row.KeyID), row.Sealed)
+		if err != nil {
+			s.fail(proxmox.StatusAuthError, "the stored credentials cannot be opened with the current key; enter them again")
+			return nil
+		}
+		if kr.NeedsReseal(deref(row.KeyID)) {
+			// Sealed under a previous key: move it to the current one.
+			keyID, blob, err := kr.SealCredentials(s.ID, c)
+			if err != nil {
+				return err
+			}
+			if _, err := ex.Exec(ctx, `select private.reseal_server_credentials($1, $2, $3, $4)`, s.ID, deref(row.KeyID), keyID, blob); err != nil {
+				return err
+			}
+		}
+	}
+	s.Target.TokenID, s.Target.TokenSecret = c.TokenID, c.TokenSecret
+	s.Target.Username, s.Target.Password = c.Username, c.Password
 	return nil
 }
 

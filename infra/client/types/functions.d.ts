@@ -694,6 +694,7 @@ export interface components {
             /** @enum {string} */
             status: "online" | "offline" | "auth_error" | "tls_error" | "timeout" | "error";
             latencyMs: number;
+            ageMs: number;
             error?: string;
             warning?: string;
             warningMessage?: string;

@@ -1,0 +1,104 @@
+package db
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// retryable reports whether err says the connection, not the statement,
+// failed: dead on arrival (nothing sent), closed by the server (EOF, reset),
+// or told by the server that it is shutting down or starting (57P01..03,
+// class 08) before it ran anything. A request still within its deadline may
+// then try once more on a fresh connection.
+func retryable(ctx context.Context, err error) bool {
+	if err == nil || ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if pgconn.SafeToRetry(err) {
+		return true
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03" || pe.Code[:2] == "08"
+	}
+	return isConnectionError(err)
+}
+
+// Read runs a statement that changes nothing (or only transaction-local
+// settings), retrying it once on a fresh connection when the connection
+// failed: re-running a read is harmless even if the first try reached the
+// server. fn gets a fresh start on each try.
+func Read(ctx context.Context, pool *pgxpool.Pool, fn func(ctx context.Context) error) error {
+	err := fn(ctx)
+	if err != nil && retryable(ctx, err) {
+		pool.Reset()
+		err = fn(ctx)
+	}
+	return Translate(err)
+}
+
+// ReadAsUser runs one read-only query as the caller in one round trip: the
+// caller's role and claims are set by a first statement pipelined with the
+// query before a single Sync, so both run in the same implicit transaction
+// and the settings end with it (safe behind a transaction pooler, like
+// AsUser), and RLS applies to the query as it would in AsUser. That is two
+// statements, where AsUser's begin/set/query/commit is four round trips.
+// scan reads the rows; it runs again if the read is retried.
+func ReadAsUser(ctx context.Context, pool *pgxpool.Pool, c Caller, scan func(pgx.Rows) error, sql string, args ...any) error {
+	claims := c.claims()
+	return Read(ctx, pool, func(ctx context.Context) error {
+		b := &pgx.Batch{}
+		b.Queue(setCallerSQL, claims, c.UserID)
+		b.Queue(sql, args...)
+		br := pool.SendBatch(ctx, b)
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return err
+		}
+		rows, err := br.Query()
+		if err != nil {
+			br.Close()
+			return err
+		}
+		err = scan(rows)
+		rows.Close()
+		if err == nil {
+			err = rows.Err()
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	})
+}
+
+// AsCaller runs each QueryRow as the caller with ReadAsUser (two statements,
+// one round trip), for code written against a transaction's QueryRow (such
+// as access.Load) that needs nothing else from the transaction.
+type AsCaller struct {
+	Pool   *pgxpool.Pool
+	Caller Caller
+}
+
+// QueryRow runs sql when the row is scanned.
+func (q AsCaller) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return rowFunc(func(dest ...any) error {
+		return ReadAsUser(ctx, q.Pool, q.Caller, func(rows pgx.Rows) error {
+			if !rows.Next() {
+				if err := rows.Err(); err != nil {
+					return err
+				}
+				return pgx.ErrNoRows
+			}
+			return rows.Scan(dest...)
+		}, sql, args...)
+	})
+}
+
+type rowFunc func(dest ...any) error
+
+func (f rowFunc) Scan(dest ...any) error { return f(dest...) }
