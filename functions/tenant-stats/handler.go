@@ -49,6 +49,7 @@ type handler struct {
 	runner  fanout.Runner
 	timeout time.Duration
 	cache   *statscache.Cache[[]proxmox.Resource]
+	status  *statscache.Cache[clusterInfo] // /cluster/status per server (cluster.go)
 	now     func() time.Time
 }
 
@@ -64,6 +65,7 @@ func New(d *runtime.Deps) http.Handler {
 		runner:  fanout.Runner{Proxmox: d.Proxmox, Clients: d.Clients},
 		timeout: timeout,
 		cache:   statscache.New[[]proxmox.Resource](d.Config.StatsCacheTTL, cacheMax),
+		status:  statscache.New[clusterInfo](d.Config.StatsCacheTTL, cacheMax),
 		now:     time.Now,
 	}
 	return d.Server.Handler(httpapi.Function{
@@ -148,6 +150,7 @@ func (h *handler) poll(ctx context.Context, r *httpapi.Request) (polled, error) 
 
 	results := make([]statscache.Result[[]proxmox.Resource], len(servers))
 	answered := make([]bool, len(servers))
+	clusters := make([]clusterInfo, len(servers))
 	health := h.runner.Each(fctx, servers, func(ctx context.Context, i int, c *proxmox.Client) error {
 		res, err := h.cache.Get(ctx, servers[i].Key(), func(ctx context.Context) ([]proxmox.Resource, error) {
 			// Shared with other requests, so bounded by the per-server
@@ -160,7 +163,10 @@ func (h *handler) poll(ctx context.Context, r *httpapi.Request) (polled, error) 
 			return err // this caller ran out of time; the fetch goes on for the others
 		}
 		results[i], answered[i] = res, true
-		return res.Err
+		if res.Err != nil {
+			return res.Err
+		}
+		return h.readCluster(ctx, servers[i].Key(), c, &clusters[i])
 	})
 
 	now := h.now()
@@ -189,6 +195,7 @@ func (h *handler) poll(ctx context.Context, r *httpapi.Request) (polled, error) 
 			}
 		}
 	}
+	applyClusters(&p, clusters)
 	r.Log.Debug("tenant stats", "servers", len(servers), "from_cache", fromCache)
 	recordMetrics(health, answered, results)
 	return p, nil

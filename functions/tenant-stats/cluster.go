@@ -1,0 +1,95 @@
+package tenantstats
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/pvetenant/backend/shared/proxmox"
+)
+
+// clusterInfo is what /cluster/status says about a server: whether it is a
+// cluster, its quorum, and its identity (name and node set) for counting a
+// cluster registered twice once.
+type clusterInfo struct {
+	known     bool
+	clustered bool
+	quorate   bool
+	name      string
+	nodes     string // sorted node names, comma separated
+}
+
+// readCluster reads /cluster/status (cached like /cluster/resources) on the
+// endpoint that just answered. A token without Sys.Audit on / gets 403:
+// the quorum is then unknown, which is not a failure of the server.
+func (h *handler) readCluster(ctx context.Context, key string, c *proxmox.Client, out *clusterInfo) error {
+	res, err := h.status.Get(ctx, key, func(ctx context.Context) (clusterInfo, error) {
+		ctx, cancel := context.WithTimeout(ctx, h.timeout)
+		defer cancel()
+		cs, err := c.ClusterStatus(ctx)
+		if err != nil {
+			var e *proxmox.Error
+			if errors.As(err, &e) && e.HTTPStatus >= 400 && e.HTTPStatus < 500 {
+				return clusterInfo{}, nil
+			}
+			return clusterInfo{}, err
+		}
+		return infoOf(cs), nil
+	})
+	if err != nil {
+		return err
+	}
+	if res.Err != nil {
+		return res.Err
+	}
+	*out = res.Value
+	return nil
+}
+
+func infoOf(cs proxmox.ClusterStatus) clusterInfo {
+	names := make([]string, 0, len(cs.Nodes))
+	for _, n := range cs.Nodes {
+		names = append(names, n.Name)
+	}
+	slices.Sort(names)
+	return clusterInfo{known: true, clustered: cs.Clustered, quorate: cs.Quorate, name: cs.Name, nodes: strings.Join(names, ",")}
+}
+
+// NoQuorumWarning is shown for a cluster that answers without quorum.
+const NoQuorumWarning = "The cluster has lost quorum: guests keep running, but nothing can be started, stopped or changed until enough nodes are back (pmxcfs is read-only without quorum)."
+
+// applyClusters puts quorum into each answered server's health, and drops
+// from the figures a server that is the same cluster (same name, same node
+// set) as one listed before it, so that cluster counts once; both rows keep
+// their health, the second naming the first.
+func applyClusters(p *polled, clusters []clusterInfo) {
+	first := map[string]int{}
+	orig := append([]serverData(nil), p.data...)
+	kept := p.data[:0]
+	for i := range p.data {
+		ci, h := clusters[i], &p.health[i]
+		if !h.Online() || !ci.known {
+			kept = append(kept, orig[i])
+			continue
+		}
+		if ci.clustered {
+			q := ci.quorate
+			h.Quorate = &q
+			if !q {
+				h.Warning = NoQuorumWarning
+			}
+			id := ci.name + "\x00" + ci.nodes
+			if j, dup := first[id]; dup {
+				h.SameClusterAs = orig[j].ID
+				if h.Warning == "" {
+					h.Warning = "The same cluster as server \"" + orig[j].Name + "\": counted once; add this address as an endpoint of that server instead."
+				}
+				continue
+			}
+			first[id] = i
+		}
+		kept = append(kept, orig[i])
+	}
+	p.data = kept
+}
