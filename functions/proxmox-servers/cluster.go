@@ -82,12 +82,14 @@ func parseCAPEM(p httpapi.Params) (*string, error) {
 	if !p.Has("caPem") {
 		return nil, nil
 	}
-	s, ok, err := p.OptionalString("caPem", 16384)
-	if err != nil {
-		return nil, err
+	// PEM has newlines, which OptionalString refuses.
+	raw, _ := p.Raw("caPem")
+	s, isString := raw.(string)
+	if raw != nil && !isString || len(s) > 16384 {
+		return nil, bad("caPem must be a PEM certificate of at most 16384 characters.")
 	}
 	s = strings.TrimSpace(s)
-	if !ok || s == "" {
+	if s == "" {
 		empty := ""
 		return &empty, nil
 	}
