@@ -128,10 +128,17 @@ func (m *Multi) Do(ctx context.Context, fn func(ctx context.Context, c *Client) 
 		}
 	}
 	order = append(order, later...)
-	tried := make([]bool, n)
+	// Reachability of the other endpoints is refreshed while the call runs,
+	// so it costs no time unless an endpoint black-holes (then at most one
+	// connect timeout, every recheckAfter).
+	var checks sync.WaitGroup
+	if n > 1 {
+		skip := make([]bool, n)
+		skip[order[0]] = true
+		m.checkStale(ctx, skip, &checks)
+	}
 	var err error
 	for _, i := range order {
-		tried[i] = true
 		if m.clients[i] == nil {
 			err = m.errs[i]
 			mem.record(m.key, i, n, false)
@@ -151,9 +158,7 @@ func (m *Multi) Do(ctx context.Context, fn func(ctx context.Context, c *Client) 
 			break // the server's budget is spent
 		}
 	}
-	if n > 1 {
-		m.checkStale(ctx, tried)
-	}
+	checks.Wait()
 	via.Reachable = mem.reachable(m.key, n)
 	return via, err
 }
@@ -162,13 +167,12 @@ func (m *Multi) Do(ctx context.Context, fn func(ctx context.Context, c *Client) 
 // handshake-only check refreshes it.
 const recheckAfter = 30 * time.Second
 
-// checkStale handshakes (no request, no credentials) with endpoints not
-// tried in this call whose state is older than recheckAfter, concurrently,
-// each bounded by the connect timeout.
-func (m *Multi) checkStale(ctx context.Context, tried []bool) {
-	var wg sync.WaitGroup
+// checkStale starts handshakes (no request, no credentials) with the
+// endpoints not skipped whose state is older than recheckAfter, each in its
+// own goroutine bounded by the connect timeout; wg waits for them.
+func (m *Multi) checkStale(ctx context.Context, skip []bool, wg *sync.WaitGroup) {
 	for i, c := range m.clients {
-		if tried[i] || c == nil || !mem.stale(m.key, i, len(m.clients)) {
+		if skip[i] || c == nil || !mem.stale(m.key, i, len(m.clients)) {
 			continue
 		}
 		wg.Add(1)
@@ -178,7 +182,6 @@ func (m *Multi) checkStale(ctx context.Context, tried []bool) {
 			mem.record(m.key, i, len(m.clients), c.Handshake(ctx) == nil)
 		}(i, c)
 	}
-	wg.Wait()
 }
 
 // Handshake connects and completes a TLS handshake under the client's trust
