@@ -115,3 +115,22 @@ func TestClusterForeignCertificateNeverGetsCredentials(t *testing.T) {
 		t.Fatalf("the impostor received %v", got)
 	}
 }
+
+// The address guard applies to every endpoint: with the primary stopped,
+// an endpoint on ::1 (outside PROXMOX_ALLOW_CIDRS' 127.0.0.0/8) is refused
+// before connecting, and the health says so.
+func TestClusterAddressGuardOnEveryEndpoint(t *testing.T) {
+	e, c, id := clusterWorld(t, functest.ClusterOpts{Primary: "pve1", CA: true})
+	if _, err := e.DB.Pool.Exec(t.Context(), `update public.proxmox_servers set endpoints = $2::jsonb where id = $1`,
+		id, `[{"host": "::1", "port": `+strconv.Itoa(c.NodePort("pve2"))+`}]`); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StopNode("pve1"); err != nil {
+		t.Fatal(err)
+	}
+	res := functest.Expect(t, e.Call(functest.ViewerA, http.MethodPost, fn, obj{"tenantId": functest.TenantA}), 200)
+	h := health(t, res)["lab"]
+	if h["status"] != "error" || !strings.Contains(h["error"].(string), "forbidden address") {
+		t.Fatalf("health %v", h)
+	}
+}
