@@ -389,6 +389,18 @@ func (h *handler) adHocCluster(ctx context.Context, r *httpapi.Request) (proxmox
 	var eps []proxmox.Endpoint
 	if in.endpoints != nil {
 		eps = *in.endpoints
+		// The same admission as the primary got in adHocTarget.
+		var forbidden error
+		err = db.AsUser(ctx, h.d.Pool, r.DB(), func(tx pgx.Tx) error {
+			forbidden, err = h.admitEndpoints(ctx, tx, r, *in.tenantID, in.endpoints, nil)
+			return err
+		})
+		if err == nil {
+			err = forbidden
+		}
+		if err != nil {
+			return t, nil, "", err
+		}
 	}
 	if in.caPEM != nil {
 		t.ClusterCA = *in.caPEM

@@ -91,6 +91,25 @@ func TestClusterCreateTestAndSameCluster(t *testing.T) {
 	functest.Expect(t, e.Call(functest.ManagerA, http.MethodPatch, fn, obj{"serverId": id, "endpoints": []any{pinned}}), 400)
 	functest.Expect(t, e.Call(functest.ManagerA, http.MethodPatch, fn, obj{"serverId": id, "caPem": ""}), 400)
 
+	// The address guard holds for every endpoint at update and test:
+	// refused before anything is stored or dialled.
+	metadata := []any{obj{"host": "169.254.169.254", "port": 8006}}
+	res = functest.Expect(t, e.Call(functest.ManagerA, http.MethodPatch, fn, obj{"serverId": id, "endpoints": metadata,
+		"tokenId": pvesim.PresetTokenID, "tokenSecret": pvesim.PresetTokenSecret}), 400)
+	if res.Code() != "forbidden_address" {
+		t.Fatalf("%s", res.Raw)
+	}
+	res = functest.Expect(t, e.Call(functest.ManagerA, http.MethodPost, fn, obj{"action": "test", "tenantId": functest.TenantA,
+		"host": "127.0.0.1", "port": c.NodePort("pve1"), "verifyTls": false, "caPem": c.CAPEM(), "endpoints": metadata,
+		"tokenId": pvesim.PresetTokenID, "tokenSecret": pvesim.PresetTokenSecret}), 400)
+	if res.Code() != "forbidden_address" {
+		t.Fatalf("%s", res.Raw)
+	}
+	got = server(t, functest.Expect(t, e.Call(functest.ManagerA, http.MethodGet, fn, obj{"action": "get", "serverId": id}), 200))
+	if eps, _ := got["endpoints"].([]any); len(eps) != 2 {
+		t.Fatalf("endpoints after refusals: %v", got["endpoints"])
+	}
+
 	// Bad input.
 	functest.Expect(t, e.Call(functest.ManagerA, http.MethodPatch, fn, obj{"serverId": id, "endpoints": []any{obj{"host": "http://x/"}},
 		"tokenId": pvesim.PresetTokenID, "tokenSecret": pvesim.PresetTokenSecret}), 400)
