@@ -305,8 +305,8 @@ func (ca *caState) issue(node, ip string) (*certState, error) {
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true, IsCA: false,
-		DNSNames:              []string{"localhost", node, node + ".pvesim.test"},
-		IPAddresses:           ips,
+		DNSNames:    []string{"localhost", node, node + ".pvesim.test"},
+		IPAddresses: ips,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {
