@@ -59,6 +59,16 @@ func TestClusterPrimaryDownListAndStartThroughAnotherNode(t *testing.T) {
 	if g, _ := c.Guest("pve2", 104); g.Status != "running" {
 		t.Fatalf("guest is %s", g.Status)
 	}
+	// task-status (issue 13) through the cluster as well.
+	before := len(c.Calls("pve2"))
+	res = functest.Expect(t, e.Call(functest.ViewerA, http.MethodPost, fn, obj{"action": "task-status", "tenantId": functest.TenantA,
+		"serverId": id, "node": "pve2", "upid": res.Body["upid"]}), 200)
+	if res.Body["status"] != "stopped" || res.Body["exitstatus"] != "OK" {
+		t.Fatalf("task-status: %s", res.Raw)
+	}
+	if got := c.Calls("pve2")[before:]; len(got) != 1 || !strings.Contains(got[0].Path, "/tasks/") {
+		t.Fatalf("task-status calls on pve2: %+v", got)
+	}
 }
 
 // Quorum lost: a power action is refused with 409 no_quorum before any

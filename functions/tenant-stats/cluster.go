@@ -77,13 +77,15 @@ func applyClusters(p *polled, clusters []clusterInfo) {
 			q := ci.quorate
 			h.Quorate = &q
 			if !q {
-				h.Warning = NoQuorumWarning
+				// More urgent than any other warning (issue 13's privileges).
+				h.Warning, h.WarningMessage = "no_quorum", NoQuorumWarning
 			}
 			id := ci.name + "\x00" + ci.nodes
 			if j, dup := first[id]; dup {
 				h.SameClusterAs = orig[j].ID
 				if h.Warning == "" {
-					h.Warning = "The same cluster as server \"" + orig[j].Name + "\": counted once; add this address as an endpoint of that server instead."
+					h.Warning = "same_cluster"
+					h.WarningMessage = "The same cluster as server \"" + orig[j].Name + "\": counted once; add this address as an endpoint of that server instead."
 				}
 				continue
 			}
