@@ -59,37 +59,49 @@ func infoOf(cs proxmox.ClusterStatus) clusterInfo {
 // NoQuorumWarning is shown for a cluster that answers without quorum.
 const NoQuorumWarning = "The cluster has lost quorum: guests keep running, but nothing can be started, stopped or changed until enough nodes are back (pmxcfs is read-only without quorum)."
 
-// applyClusters puts quorum into each answered server's health, and drops
-// from the figures a server that is the same cluster (same name, same node
-// set) as one listed before it, so that cluster counts once; both rows keep
-// their health, the second naming the first.
+// applyClusters puts quorum into each answered server's health, and counts
+// servers that are the same cluster (same name, same node set) once: the
+// row that sees the most (a token with fewer privileges sees less of the
+// same cluster; ties go to the first row) is counted, the others keep their
+// health and name it.
 func applyClusters(p *polled, clusters []clusterInfo) {
-	first := map[string]int{}
-	orig := append([]serverData(nil), p.data...)
-	kept := p.data[:0]
+	id := func(i int) string {
+		ci := clusters[i]
+		if !p.health[i].Online() || !ci.known || !ci.clustered {
+			return ""
+		}
+		return ci.name + "\x00" + ci.nodes
+	}
+	best := map[string]int{}
 	for i := range p.data {
-		ci, h := clusters[i], &p.health[i]
-		if !h.Online() || !ci.known {
-			kept = append(kept, orig[i])
+		k := id(i)
+		if k == "" {
 			continue
 		}
-		if ci.clustered {
+		if j, ok := best[k]; !ok || len(p.data[i].Resources) > len(p.data[j].Resources) {
+			best[k] = i
+		}
+	}
+	orig := append([]serverData(nil), p.data...)
+	kept := p.data[:0]
+	for i := range orig {
+		ci, h := clusters[i], &p.health[i]
+		if h.Online() && ci.known && ci.clustered {
 			q := ci.quorate
 			h.Quorate = &q
 			if !q {
 				// More urgent than any other warning (issue 13's privileges).
 				h.Warning, h.WarningMessage = "no_quorum", NoQuorumWarning
 			}
-			id := ci.name + "\x00" + ci.nodes
-			if j, dup := first[id]; dup {
-				h.SameClusterAs = orig[j].ID
-				if h.Warning == "" {
-					h.Warning = "same_cluster"
-					h.WarningMessage = "The same cluster as server \"" + orig[j].Name + "\": counted once; add this address as an endpoint of that server instead."
-				}
-				continue
+		}
+		if k := id(i); k != "" && best[k] != i {
+			j := best[k]
+			h.SameClusterAs = orig[j].ID
+			if h.Warning == "" {
+				h.Warning = "same_cluster"
+				h.WarningMessage = "The same cluster as server \"" + orig[j].Name + "\": counted once; add this address as an endpoint of that server instead."
 			}
-			first[id] = i
+			continue
 		}
 		kept = append(kept, orig[i])
 	}
