@@ -108,7 +108,13 @@ func (h *handler) powerOn(ctx context.Context, r *httpapi.Request, tenantID stri
 		refused  string // PVE's reason for an immediate refusal
 		redacted string // the task's exitstatus, secrets removed
 	)
-	err := h.runner.One(ctx, s, func(ctx context.Context, c *proxmox.Client) error {
+	// Through any endpoint of the cluster (fanout, issue 14); a refusal
+	// seen on an endpoint that then failed over is not this answer's.
+	via, err := h.runner.OneVia(ctx, s, func(ctx context.Context, c *proxmox.Client) error {
+		refused = ""
+		if err := requireQuorum(ctx, c); err != nil {
+			return err
+		}
 		res, err := c.ClusterResources(ctx, "vm")
 		if err != nil {
 			return err
@@ -147,7 +153,7 @@ func (h *handler) powerOn(ctx context.Context, r *httpapi.Request, tenantID stri
 	case err != nil:
 		return nil, proxmoxError(err)
 	}
-	outcome, body := outcomeAccepted, map[string]any{"upid": upid}
+	outcome, body := outcomeAccepted, map[string]any{"upid": upid, "endpoint": via.Endpoint}
 	if read {
 		body["status"] = ts.Status
 		switch {

@@ -121,9 +121,10 @@ func TestPowerActionMatrix(t *testing.T) {
 						if len(mine) != 1 || mine[0].action != "guest."+action || mine[0].outcome != "succeeded" {
 							t.Errorf("audit %+v", mine)
 						}
-						// The row, the action, one task status: the task had
-						// finished by the first poll.
-						if n := sim.TotalRequests(); n != 3 {
+						// The row, the quorum (/cluster/status, issue 14), the
+						// action, one task status: the task had finished by
+						// the first poll.
+						if n := sim.TotalRequests(); n != 4 {
 							t.Errorf("%d requests: %v", n, sim.RequestPaths())
 						}
 						return

@@ -6,6 +6,7 @@ package proxmoxservers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -72,17 +73,21 @@ type Server struct {
 	CreatedAt          time.Time  `json:"created_at"`
 	UpdatedAt          time.Time  `json:"updated_at"`
 	HasCredentials     bool       `json:"has_credentials"`
+	// Endpoints are the cluster's further addresses, CAPEM its
+	// pve-root-ca.pem (0009).
+	Endpoints json.RawMessage `json:"endpoints"`
+	CAPEM     *string         `json:"ca_pem"`
 }
 
 const columns = `s.id::text, s.user_id::text, s.tenant_id::text, s.name, s.host, s.port, s.verify_ssl,
 	s.tls_fingerprint, s.auth_type, s.is_active, s.connection_status, s.last_connected_at,
-	s.credentials_version, s.created_at, s.updated_at, public.has_credentials(s)`
+	s.credentials_version, s.created_at, s.updated_at, public.has_credentials(s), s.endpoints, s.ca_pem`
 
 func scanServer(row pgx.CollectableRow) (Server, error) {
 	var s Server
 	err := row.Scan(&s.ID, &s.UserID, &s.TenantID, &s.Name, &s.Host, &s.Port, &s.VerifySSL,
 		&s.TLSFingerprint, &s.AuthType, &s.IsActive, &s.ConnectionStatus, &s.LastConnectedAt,
-		&s.CredentialsVersion, &s.CreatedAt, &s.UpdatedAt, &s.HasCredentials)
+		&s.CredentialsVersion, &s.CreatedAt, &s.UpdatedAt, &s.HasCredentials, &s.Endpoints, &s.CAPEM)
 	return s, err
 }
 
@@ -173,7 +178,8 @@ func (h *handler) create(ctx context.Context, r *httpapi.Request) (*httpapi.Resp
 	if in.fingerprint != nil {
 		fp = *in.fingerprint
 	}
-	var s Server
+	// Admission (address guard, probing limits) comes before anything is
+	// dialled: the same-cluster check below reads the new server's status.
 	var forbidden error
 	err = db.AsUser(ctx, h.d.Pool, r.DB(), func(tx pgx.Tx) error {
 		a, err := access.Load(ctx, tx, r.Caller.UserID, *in.tenantID)
@@ -186,11 +192,33 @@ func (h *handler) create(ctx context.Context, r *httpapi.Request) (*httpapi.Resp
 		if forbidden, err = h.admitProbe(ctx, tx, r, *in.tenantID, *in.host, port); err != nil || forbidden != nil {
 			return err // a forbidden address commits the counted hit and stores nothing
 		}
+		forbidden, err = h.admitEndpoints(ctx, tx, r, *in.tenantID, in.endpoints, nil)
+		return err
+	})
+	if err == nil {
+		err = forbidden
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := h.refuseSameCluster(ctx, r, in, port, verify, fp); err != nil {
+		return nil, err
+	}
+	var s Server
+	err = db.AsUser(ctx, h.d.Pool, r.DB(), func(tx pgx.Tx) error {
+		a, err := access.Load(ctx, tx, r.Caller.UserID, *in.tenantID)
+		if err != nil {
+			return err
+		}
+		if err := a.Require(access.ManageServers); err != nil {
+			return err
+		}
 		var id string
+		eps, ca := createCluster(in)
 		if err := tx.QueryRow(ctx, `insert into public.proxmox_servers
-			(tenant_id, user_id, name, host, port, verify_ssl, tls_fingerprint)
-			values ($1, $2, $3, $4, $5, $6, nullif($7, '')) returning id::text`,
-			*in.tenantID, r.Caller.UserID, *in.name, *in.host, port, verify, fp).Scan(&id); err != nil {
+			(tenant_id, user_id, name, host, port, verify_ssl, tls_fingerprint, endpoints, ca_pem)
+			values ($1, $2, $3, $4, $5, $6, nullif($7, ''), $8::jsonb, nullif($9, '')) returning id::text`,
+			*in.tenantID, r.Caller.UserID, *in.name, *in.host, port, verify, fp, eps, ca).Scan(&id); err != nil {
 			return err
 		}
 		if err := h.storeCredentials(ctx, tx, id, *in.creds); err != nil {
@@ -199,9 +227,6 @@ func (h *handler) create(ctx context.Context, r *httpapi.Request) (*httpapi.Resp
 		s, err = fetchServer(ctx, tx, id)
 		return err
 	})
-	if err == nil {
-		err = forbidden
-	}
 	if err != nil {
 		return nil, err
 	}
@@ -264,6 +289,12 @@ func (h *handler) update(ctx context.Context, r *httpapi.Request) (*httpapi.Resp
 				return err // a forbidden address commits the counted hit and changes nothing
 			}
 		}
+		if needsCredentialsAgain(cur, in.endpoints, in.caPEM) && in.creds == nil && cur.HasCredentials {
+			return bad("Changing the cluster CA, or adding endpoints trusted by their own fingerprint, requires entering the credentials again.")
+		}
+		if forbidden, err = h.admitEndpoints(ctx, tx, r, cur.TenantID, in.endpoints, cur.endpoints()); err != nil || forbidden != nil {
+			return err
+		}
 		set, args := []string{}, []any{id}
 		add := func(col string, v any) {
 			args = append(args, v)
@@ -291,6 +322,14 @@ func (h *handler) update(ctx context.Context, r *httpapi.Request) (*httpapi.Resp
 		if in.isActive != nil {
 			add("is_active", *in.isActive)
 		}
+		if in.endpoints != nil {
+			args = append(args, endpointsJSON(*in.endpoints))
+			set = append(set, "endpoints = $"+strconv.Itoa(len(args))+"::jsonb")
+		}
+		if in.caPEM != nil {
+			args = append(args, *in.caPEM)
+			set = append(set, "ca_pem = nullif($"+strconv.Itoa(len(args))+", '')")
+		}
 		if len(set) == 0 && in.creds == nil {
 			return bad("Nothing to update: give at least one field to change.")
 		}
@@ -316,6 +355,12 @@ func (h *handler) update(ctx context.Context, r *httpapi.Request) (*httpapi.Resp
 	}
 	if err != nil {
 		return nil, err
+	}
+	if in.host != nil || in.port != nil || in.endpoints != nil || in.caPEM != nil || in.creds != nil {
+		// Shown, not refused: the row exists already.
+		if same := h.sameClusterOfRow(ctx, r, s.TenantID, id); len(same) > 0 {
+			return httpapi.OK(map[string]any{"server": s, "sameCluster": same}), nil
+		}
 	}
 	return httpapi.OK(map[string]any{"server": s}), nil
 }
@@ -361,8 +406,9 @@ type TestResult struct {
 	Error          string         `json:"error,omitempty"`
 	// What the credentials may do (GET /access/permissions), and a sentence
 	// when they cannot see guests, storage or node figures, or power guests.
-	Privileges *proxmox.Privileges `json:"privileges,omitempty"`
-	Warning    string              `json:"warning,omitempty"`
+	Privileges  *proxmox.Privileges `json:"privileges,omitempty"`
+	Warning     string              `json:"warning,omitempty"`
+	TestCluster                     // issue 14 (cluster.go)
 }
 
 func (h *handler) test(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
@@ -371,6 +417,8 @@ func (h *handler) test(ctx context.Context, r *httpapi.Request) (*httpapi.Respon
 		return nil, err
 	}
 	var target proxmox.Target
+	var eps []proxmox.Endpoint
+	var tenantID string
 	var problem string
 	var problemStatus proxmox.Status
 	if byID {
@@ -393,11 +441,12 @@ func (h *handler) test(ctx context.Context, r *httpapi.Request) (*httpapi.Respon
 				return errServerNotFound
 			}
 			target, problem, problemStatus = loaded[0].Target, loaded[0].Problem, loaded[0].ProblemStatus
+			eps, tenantID = loaded[0].Endpoints, s.TenantID
 			return nil
 		})
 	} else {
-		target, err = h.adHocTarget(ctx, r)
-		if err == nil && !target.VerifyTLS && target.Fingerprint == "" {
+		target, eps, tenantID, err = h.adHocCluster(ctx, r)
+		if err == nil && !target.VerifyTLS && target.Fingerprint == "" && target.ClusterCA == "" {
 			problem, problemStatus = targets.UnverifiedTLS, proxmox.StatusTLSError
 		}
 	}
@@ -405,7 +454,8 @@ func (h *handler) test(ctx context.Context, r *httpapi.Request) (*httpapi.Respon
 		return nil, err
 	}
 
-	res := h.probe(ctx, target, problem, problemStatus)
+	res := h.probeVia(ctx, serverID, target, eps, problem, problemStatus)
+	h.describeCluster(ctx, r, &res, tenantID, serverID, target, eps)
 	if byID {
 		// Remember the outcome on the row (the legacy columns the app shows).
 		status := string(res.Status)

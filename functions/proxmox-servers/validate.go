@@ -7,6 +7,7 @@ import (
 
 	"github.com/pvetenant/backend/shared/apperr"
 	"github.com/pvetenant/backend/shared/httpapi"
+	"github.com/pvetenant/backend/shared/proxmox"
 	"github.com/pvetenant/backend/shared/secrets"
 )
 
@@ -65,6 +66,8 @@ type input struct {
 	fingerprint *string // "" clears the pin
 	isActive    *bool
 	creds       *secrets.Credentials
+	endpoints   *[]proxmox.Endpoint // issue 14 (cluster.go)
+	caPEM       *string             // "" clears
 }
 
 func parseInput(p httpapi.Params) (in input, err error) {
@@ -119,6 +122,12 @@ func parseInput(p httpapi.Params) (in input, err error) {
 		return in, err
 	} else if ok {
 		in.isActive = &v
+	}
+	if in.endpoints, err = parseEndpoints(p); err != nil {
+		return in, err
+	}
+	if in.caPEM, err = parseCAPEM(p); err != nil {
+		return in, err
 	}
 	in.creds, err = parseCredentials(p)
 	return in, err

@@ -46,7 +46,8 @@ type handler struct {
 	runner  fanout.Runner
 	timeout time.Duration
 	cache   *statscache.Cache[[]proxmox.Resource]
-	store   *snapshots.Store // second level, shared by every instance
+	store   *snapshots.Store               // second level, shared by every instance
+	status  *statscache.Cache[clusterInfo] // /cluster/status per server (cluster.go)
 	now     func() time.Time
 }
 
@@ -63,6 +64,7 @@ func New(d *runtime.Deps) http.Handler {
 		timeout: timeout,
 		cache:   statscache.New[[]proxmox.Resource](d.Config.StatsCacheTTL, cacheMax),
 		store:   snapshots.New(d.Pool, d.Config.StatsCacheTTL, timeout, d.Logger),
+		status:  statscache.New[clusterInfo](d.Config.StatsCacheTTL, cacheMax),
 		now:     time.Now,
 	}
 	return d.Server.Handler(httpapi.Function{
@@ -142,6 +144,7 @@ func (h *handler) poll(ctx context.Context, r *httpapi.Request) (polled, error) 
 
 	results := make([]statscache.Result[[]proxmox.Resource], len(servers))
 	answered := make([]bool, len(servers))
+	clusters := make([]clusterInfo, len(servers))
 	health := h.runner.Each(fctx, servers, func(ctx context.Context, i int, c *proxmox.Client) error {
 		res, err := h.cache.GetResult(ctx, servers[i].Key(), func(ctx context.Context) statscache.Result[[]proxmox.Resource] {
 			return h.store.Resolve(ctx, servers[i], entries[i].Snap, func(ctx context.Context) ([]proxmox.Resource, error) {
@@ -156,7 +159,10 @@ func (h *handler) poll(ctx context.Context, r *httpapi.Request) (polled, error) 
 			return err // this caller ran out of time; the fetch goes on for the others
 		}
 		results[i], answered[i] = res, true
-		return res.Err
+		if res.Err != nil {
+			return res.Err
+		}
+		return h.readCluster(ctx, servers[i].Key(), c, &clusters[i])
 	})
 
 	now := h.now()
@@ -186,6 +192,7 @@ func (h *handler) poll(ctx context.Context, r *httpapi.Request) (polled, error) 
 			}
 		}
 	}
+	applyClusters(&p, clusters)
 	r.Log.Debug("tenant stats", "servers", len(servers), "from_cache", fromCache)
 	recordMetrics(health, answered, results)
 	return p, nil

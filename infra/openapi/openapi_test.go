@@ -24,7 +24,7 @@ func TestDocumentIsCurrent(t *testing.T) {
 func TestValidateAnswer(t *testing.T) {
 	server := `{"id":"6b0f1c52-1d4e-4c6f-9a5e-0f6d8f1b2a11","user_id":null,"tenant_id":"aaaaaaaa-0000-4000-8000-000000000001","name":"lab","host":"10.0.0.5","port":8006,
 		"verify_ssl":false,"tls_fingerprint":null,"auth_type":"token","is_active":true,"connection_status":null,"last_connected_at":null,
-		"credentials_version":1,"created_at":"2026-12-02T10:00:00Z","updated_at":"2026-12-02T10:00:00Z","has_credentials":true%s}`
+		"credentials_version":1,"created_at":"2026-12-02T10:00:00Z","updated_at":"2026-12-02T10:00:00Z","has_credentials":true,"endpoints":[],"ca_pem":null%s}`
 	cases := []struct {
 		name, function, action string
 		status                 int

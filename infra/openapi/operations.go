@@ -54,6 +54,16 @@ type ServerFields struct {
 	Password       string `json:"password,omitempty" jsonschema:"writeOnly=true"`
 	VerifyTLS      bool   `json:"verifyTls,omitempty"`
 	TLSFingerprint string `json:"tlsFingerprint,omitempty" jsonschema:"description=SHA-256 of the certificate as colon hex; empty clears the pin"`
+	// Issue 14: the cluster's further endpoints and its CA.
+	Endpoints []EndpointInput `json:"endpoints,omitempty" jsonschema:"maxItems=16,description=further nodes of the same cluster; [] removes them"`
+	CAPEM     string          `json:"caPem,omitempty" jsonschema:"maxLength=16384,description=PEM of the cluster's /etc/pve/pve-root-ca.pem; empty clears it"`
+}
+
+// EndpointInput is one further endpoint of a cluster.
+type EndpointInput struct {
+	Host           string `json:"host" jsonschema:"minLength=1,maxLength=253"`
+	Port           int    `json:"port,omitempty" jsonschema:"minimum=1,maximum=65535,default=8006"`
+	TLSFingerprint string `json:"tlsFingerprint,omitempty" jsonschema:"description=optional pin of this node's certificate"`
 }
 
 type CreateServerRequest struct {
@@ -150,7 +160,8 @@ type ServersAnswer struct {
 	Servers []proxmoxservers.Server `json:"servers"`
 }
 type ServerAnswer struct {
-	Server proxmoxservers.Server `json:"server"`
+	Server      proxmoxservers.Server        `json:"server"`
+	SameCluster []proxmoxservers.SameCluster `json:"sameCluster,omitempty" jsonschema:"description=update: the tenant's other servers that are this same cluster"`
 }
 type DeletedAnswer struct {
 	Deleted bool `json:"deleted"`
@@ -166,6 +177,7 @@ type PowerAnswer struct {
 	UPID       string `json:"upid"`
 	Status     string `json:"status,omitempty" jsonschema:"enum=running,enum=stopped,description=the task's state when list-vms stopped following it; absent when it could not be read"`
 	ExitStatus string `json:"exitstatus,omitempty" jsonschema:"description=OK or WARNINGS: n once stopped (a failed task is an error answer)"`
+	Endpoint   string `json:"endpoint,omitempty" jsonschema:"description=host:port of the node that took the action"`
 }
 type TaskStatusAnswer struct {
 	Status     string `json:"status" jsonschema:"enum=running,enum=stopped"`
@@ -198,7 +210,7 @@ type StatsAnswer struct {
 	Stats tenantstats.LiveTenantStats `json:"stats"`
 }
 type ResourcesAnswer struct {
-	Resources []any         `json:"resources" jsonschema:"description=guests (the VM shape) and storage entries; each names its server"`
+	Resources []any           `json:"resources" jsonschema:"description=guests (the VM shape) and storage entries; each names its server"`
 	Servers   []fanout.Health `json:"servers"`
 }
 type NodesAnswer struct {

@@ -38,6 +38,7 @@ type Health struct {
 	// (e.g. "limited_privileges"), WarningMessage the sentence for it.
 	Warning        string `json:"warning,omitempty"`
 	WarningMessage string `json:"warningMessage,omitempty"`
+	Cluster               // issue 14: endpoint, endpoints, quorate, sameClusterAs (endpoints.go)
 }
 
 // Online reports whether the server answered.
@@ -84,8 +85,9 @@ func (r Runner) Each(ctx context.Context, servers []targets.Server, fn func(ctx 
 				return
 			}
 			start := time.Now()
-			err := r.call(ctx, s, timeout, func(ctx context.Context, c *proxmox.Client) error { return fn(ctx, i, c) })
+			via, err := r.call(ctx, s, timeout, func(ctx context.Context, c *proxmox.Client) error { return fn(ctx, i, c) })
 			out[i].LatencyMs = time.Since(start).Milliseconds()
+			out[i].setVia(via)
 			out[i].Status = proxmox.Classify(err)
 			switch {
 			case errors.Is(err, ErrPanic):
@@ -105,13 +107,15 @@ func (r Runner) One(ctx context.Context, s targets.Server, fn func(ctx context.C
 	if timeout <= 0 {
 		timeout = proxmox.DefaultTimeout
 	}
-	return r.call(ctx, s, timeout, fn)
+	_, err := r.call(ctx, s, timeout, fn)
+	return err
 }
 
-// call runs fn under the per-server deadline. A panic in fn (a decoder bug
-// meeting an answer nobody foresaw) becomes this server's error instead of
-// ending the process, which on the local server hosts all four functions.
-func (r Runner) call(ctx context.Context, s targets.Server, timeout time.Duration, fn func(ctx context.Context, c *proxmox.Client) error) (err error) {
+// call runs fn under the per-server deadline, through the server's
+// endpoints. A panic in fn (a decoder bug meeting an answer nobody foresaw)
+// becomes this server's error instead of ending the process, which on the
+// local server hosts all four functions.
+func (r Runner) call(ctx context.Context, s targets.Server, timeout time.Duration, fn func(ctx context.Context, c *proxmox.Client) error) (via proxmox.Via, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			if l := r.Proxmox.Logger; l != nil {
@@ -124,10 +128,10 @@ func (r Runner) call(ctx context.Context, s targets.Server, timeout time.Duratio
 	defer cancel()
 	c, release, err := r.Clients.get(s, r.Proxmox)
 	if err != nil {
-		return err
+		return proxmox.Via{}, err
 	}
 	defer release()
-	return fn(ctx, c)
+	return c.Do(ctx, fn)
 }
 
 // Clients keeps one proxmox.Client per server configuration across requests
@@ -142,7 +146,7 @@ type Clients struct {
 }
 
 type entry struct {
-	c    *proxmox.Client
+	c    *proxmox.Multi
 	used time.Time
 }
 
@@ -151,12 +155,9 @@ func NewClients(max int) *Clients {
 	return &Clients{max: max, m: map[string]*entry{}}
 }
 
-func (cs *Clients) get(s targets.Server, o proxmox.Options) (*proxmox.Client, func(), error) {
+func (cs *Clients) get(s targets.Server, o proxmox.Options) (*proxmox.Multi, func(), error) {
 	if cs == nil {
-		c, err := proxmox.NewClient(s.Target, o)
-		if err != nil {
-			return nil, nil, err
-		}
+		c := s.Multi(o)
 		return c, c.CloseIdleConnections, nil
 	}
 	key := s.Key()
@@ -166,10 +167,7 @@ func (cs *Clients) get(s targets.Server, o proxmox.Options) (*proxmox.Client, fu
 		e.used = time.Now()
 		return e.c, func() {}, nil
 	}
-	c, err := proxmox.NewClient(s.Target, o)
-	if err != nil {
-		return nil, nil, err
-	}
+	c := s.Multi(o)
 	// Drop older configurations of this server, and the least recently used
 	// client when full.
 	for k, e := range cs.m {

@@ -37,6 +37,7 @@ package proxmox
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -92,6 +93,7 @@ type Target struct {
 	VerifyTLS   bool           // verify against system roots (or RootCAs)
 	Fingerprint string         // pinned SHA-256 of the leaf, colon hex; takes precedence over VerifyTLS
 	RootCAs     *x509.CertPool // optional, for tests / private CAs
+	ClusterCA   string         // PEM of the cluster's pve-root-ca.pem: a leaf chaining to it is trusted (catrust.go)
 }
 
 // Options tune a Client.
@@ -99,6 +101,9 @@ type Options struct {
 	Timeout time.Duration   // per call; 0 means DefaultTimeout
 	Guard   *netguard.Guard // nil means netguard.New(nil): no allow list
 	Logger  *slog.Logger    // nil discards
+	// ConnectTimeout bounds dial + TLS handshake to one endpoint (0: the
+	// whole Timeout); set for multi-endpoint servers (endpoints.go).
+	ConnectTimeout time.Duration
 }
 
 // Client talks to one server. Token-authenticated clients are safe for
@@ -118,6 +123,11 @@ type Client struct {
 	authMu  sync.Mutex
 	lastFP  atomic.Pointer[string]
 	hc      *http.Client
+	tlsConf *tls.Config     // for handshake-only reachability checks (endpoints.go)
+	guard   *netguard.Guard // the same guard, for those checks
+	addr    string          // host:port
+
+	connectTimeout time.Duration
 }
 
 // CloseIdleConnections closes the client's kept-alive connections, so a
@@ -188,18 +198,31 @@ func NewClient(t Target, o Options) (*Client, error) {
 		guard = netguard.New(nil)
 	}
 
-	if pin == nil && !t.VerifyTLS {
+	ca, err := parseClusterCA(t.ClusterCA)
+	if err != nil {
+		return nil, configErr(err.Error())
+	}
+	if pin == nil && !t.VerifyTLS && ca == nil {
 		return nil, &Error{Kind: ErrTLS, detail: "TLS verification is off and no certificate fingerprint is pinned: pin the server's fingerprint or turn verification on"}
 	}
 	tc, mode := buildTLSConfig(t, pin, c.recordFingerprint)
+	if ca != nil {
+		tc, mode = buildCATLSConfig(pin, ca, c.recordFingerprint)
+	}
 	c.tlsMode = mode
+	c.tlsConf, c.guard, c.addr = tc, guard, net.JoinHostPort(host, strconv.Itoa(port))
+	c.connectTimeout = o.ConnectTimeout
+	dial, handshake := guard.DialContext, c.timeout
+	if o.ConnectTimeout > 0 {
+		dial, handshake = connectBounded(guard, o.ConnectTimeout), o.ConnectTimeout
+	}
 	tr := &http.Transport{
 		// Never use environment proxies: the guard must see the real
 		// destination, and credentials must not transit a proxy.
 		Proxy:                  nil,
-		DialContext:            guard.DialContext,
+		DialContext:            dial,
 		TLSClientConfig:        tc,
-		TLSHandshakeTimeout:    c.timeout,
+		TLSHandshakeTimeout:    handshake,
 		MaxIdleConns:           4,
 		MaxIdleConnsPerHost:    4,
 		IdleConnTimeout:        30 * time.Second,

@@ -180,6 +180,10 @@ func classifyCause(err error) (kind error, detail, fingerprint string) {
 		return ErrForbiddenAddress, "host resolves to a forbidden address", ""
 	case errors.As(err, &fpErr):
 		return ErrTLS, "certificate fingerprint does not match the pinned one", fpErr.Seen
+	case errors.As(err, new(*CAMismatchError)):
+		var ca *CAMismatchError
+		errors.As(err, &ca)
+		return ErrTLS, "certificate is neither pinned nor signed by the cluster's CA", ca.Seen
 	case errors.As(err, &hnErr):
 		return ErrTLS, "certificate is not valid for this host name", fingerprint
 	case errors.As(err, &uaErr):

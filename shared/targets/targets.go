@@ -23,6 +23,9 @@ type Server struct {
 	Name               string
 	CredentialsVersion int
 	Target             proxmox.Target
+	// Endpoints are the cluster's further addresses (0009); Target's
+	// Host/Port/Fingerprint is the primary.
+	Endpoints []proxmox.Endpoint
 	// Problem, when set, says why the server must not be called at all (no
 	// credentials, credentials that cannot be opened, or a certificate that
 	// nothing verifies); it is reported in ServerHealth with ProblemStatus.
@@ -40,7 +43,7 @@ func (s *Server) fail(st proxmox.Status, msg string) {
 // of its credentials gives a new key.
 func (s Server) Key() string {
 	t := s.Target
-	return fmt.Sprintf("%s|%d|%s|%d|%t|%s", s.ID, s.CredentialsVersion, t.Host, t.Port, t.VerifyTLS, t.Fingerprint)
+	return fmt.Sprintf("%s|%d|%s|%d|%t|%s", s.ID, s.CredentialsVersion, t.Host, t.Port, t.VerifyTLS, t.Fingerprint) + endpointsKey(s)
 }
 
 // UnverifiedTLS explains why a server without verification or pin is not called.
@@ -54,7 +57,8 @@ type Filter struct {
 }
 
 const selectServers = `
-	select id::text, tenant_id::text, name, host, port, verify_ssl, coalesce(tls_fingerprint, ''), credentials_version
+	select id::text, tenant_id::text, name, host, port, verify_ssl, coalesce(tls_fingerprint, ''), credentials_version,
+		endpoints::text, coalesce(ca_pem, '')
 	from public.proxmox_servers
 	where tenant_id = $1 and ($2 = '' or id::text = $2) and (not $3 or is_active)
 	order by created_at desc, id`
@@ -68,7 +72,12 @@ func Load(ctx context.Context, tx pgx.Tx, kr *secrets.Keyring, f Filter) ([]Serv
 	}
 	servers, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Server, error) {
 		var s Server
-		err := r.Scan(&s.ID, &s.TenantID, &s.Name, &s.Target.Host, &s.Target.Port, &s.Target.VerifyTLS, &s.Target.Fingerprint, &s.CredentialsVersion)
+		var eps string
+		err := r.Scan(&s.ID, &s.TenantID, &s.Name, &s.Target.Host, &s.Target.Port, &s.Target.VerifyTLS, &s.Target.Fingerprint, &s.CredentialsVersion,
+			&eps, &s.Target.ClusterCA)
+		if err == nil {
+			s.Endpoints = parseEndpoints(eps)
+		}
 		return s, err
 	})
 	if err != nil || len(servers) == 0 {
@@ -79,7 +88,8 @@ func Load(ctx context.Context, tx pgx.Tx, kr *secrets.Keyring, f Filter) ([]Serv
 		ids[i] = servers[i].ID
 		// Credentials only ever travel over TLS that something verifies:
 		// the system roots or a pinned fingerprint.
-		if !servers[i].Target.VerifyTLS && servers[i].Target.Fingerprint == "" {
+		// the system roots, a pinned fingerprint or the cluster's CA.
+		if !servers[i].Target.VerifyTLS && servers[i].Target.Fingerprint == "" && servers[i].Target.ClusterCA == "" && !anyPinned(servers[i].Endpoints) {
 			servers[i].fail(proxmox.StatusTLSError, UnverifiedTLS)
 		}
 	}

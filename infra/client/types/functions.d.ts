@@ -522,6 +522,12 @@ export interface components {
             total: number;
             percentage: number;
         };
+        ClusterReport: {
+            name?: string;
+            clustered: boolean;
+            quorate: boolean | null;
+            suggestedEndpoints: components["schemas"]["SuggestedEndpoint"][];
+        };
         Counts: {
             total: number;
             online: number;
@@ -543,6 +549,10 @@ export interface components {
             verifyTls?: boolean;
             /** @description SHA-256 of the certificate as colon hex; empty clears the pin */
             tlsFingerprint?: string;
+            /** @description further nodes of the same cluster; [] removes them */
+            endpoints?: components["schemas"]["EndpointInput"][];
+            /** @description PEM of the cluster's /etc/pve/pve-root-ca.pem; empty clears it */
+            caPem?: string;
         };
         CreateTenantRequest: {
             name: string;
@@ -553,6 +563,23 @@ export interface components {
         };
         DeletedAnswer: {
             deleted: boolean;
+        };
+        EndpointCount: {
+            total: number;
+            reachable: number;
+        };
+        EndpointInput: {
+            host: string;
+            /** @default 8006 */
+            port?: number;
+            /** @description optional pin of this node's certificate */
+            tlsFingerprint?: string;
+        };
+        EndpointReport: {
+            endpoint: string;
+            tlsFingerprint?: string;
+            chainsToCa?: boolean | null;
+            error?: string;
         };
         Error: {
             /** @description a sentence for a person */
@@ -632,6 +659,8 @@ export interface components {
             status?: "running" | "stopped";
             /** @description OK or WARNINGS: n once stopped (a failed task is an error answer) */
             exitstatus?: string;
+            /** @description host:port of the node that took the action */
+            endpoint?: string;
         };
         PowerRequest: {
             /** Format: uuid */
@@ -665,6 +694,10 @@ export interface components {
             resources: (components["schemas"]["VM"] | components["schemas"]["Storage"])[];
             servers: components["schemas"]["ServerHealth"][];
         };
+        SameCluster: {
+            id: string;
+            name: string;
+        };
         Server: {
             id: string;
             user_id: string | null;
@@ -684,9 +717,13 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
             has_credentials: boolean;
+            endpoints: unknown;
+            ca_pem: string | null;
         };
         ServerAnswer: {
             server: components["schemas"]["Server"];
+            /** @description update: the tenant's other servers that are this same cluster */
+            sameCluster?: components["schemas"]["SameCluster"][];
         };
         ServerHealth: {
             id: string;
@@ -698,6 +735,10 @@ export interface components {
             error?: string;
             warning?: string;
             warningMessage?: string;
+            endpoint?: string;
+            endpoints?: components["schemas"]["EndpointCount"] | null;
+            quorate: boolean | null;
+            sameClusterAs?: string;
         };
         ServerRef: {
             /** Format: uuid */
@@ -721,6 +762,11 @@ export interface components {
             content: string[];
             disk: number;
             maxdisk: number;
+        };
+        SuggestedEndpoint: {
+            node: string;
+            ip?: string;
+            online: boolean;
         };
         TaskStatusAnswer: {
             /** @enum {string} */
@@ -772,6 +818,10 @@ export interface components {
             error?: string;
             privileges?: components["schemas"]["Privileges"] | null;
             warning?: string;
+            endpoint?: string;
+            cluster?: components["schemas"]["ClusterReport"] | null;
+            endpoints?: components["schemas"]["EndpointReport"][];
+            sameCluster?: components["schemas"]["SameCluster"][];
         };
         TestServerRequest: {
             /**
@@ -794,6 +844,10 @@ export interface components {
             verifyTls?: boolean;
             /** @description SHA-256 of the certificate as colon hex; empty clears the pin */
             tlsFingerprint?: string;
+            /** @description further nodes of the same cluster; [] removes them */
+            endpoints?: components["schemas"]["EndpointInput"][];
+            /** @description PEM of the cluster's /etc/pve/pve-root-ca.pem; empty clears it */
+            caPem?: string;
         };
         UpdateServerRequest: {
             /** Format: uuid */
@@ -812,6 +866,10 @@ export interface components {
             verifyTls?: boolean;
             /** @description SHA-256 of the certificate as colon hex; empty clears the pin */
             tlsFingerprint?: string;
+            /** @description further nodes of the same cluster; [] removes them */
+            endpoints?: components["schemas"]["EndpointInput"][];
+            /** @description PEM of the cluster's /etc/pve/pve-root-ca.pem; empty clears it */
+            caPem?: string;
         };
         UpdateTenantRequest: {
             /** Format: uuid */
