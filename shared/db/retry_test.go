@@ -28,7 +28,7 @@ func TestReadAsUserIsTheCallerAndOnlyForTheStatement(t *testing.T) {
 	d := testdb.Fresh(t)
 	seed(t, d)
 	ctx := context.Background()
-	pool, err := db.Open(ctx, d.URL)
+	pool, err := db.Open(ctx, d.AppURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestRetriesOnceOnAFreshConnectionAfterTheServerCutConnections(t *testing.T)
 	d := testdb.Fresh(t)
 	seed(t, d)
 	ctx := context.Background()
-	pool, err := db.Open(ctx, d.URL)
+	pool, err := db.Open(ctx, d.AppURL)
 	if err != nil {
 		t.Fatal(err)
 	}

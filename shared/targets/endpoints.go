@@ -25,6 +25,16 @@ func parseEndpoints(raw string) []proxmox.Endpoint {
 	return out
 }
 
+// requireVerifiedTLS marks a server no request may be sent to: credentials
+// only ever travel over TLS that something verifies (the system roots, a
+// pinned fingerprint, on the primary or a further endpoint, or the
+// cluster's CA).
+func (s *Server) requireVerifiedTLS() {
+	if !s.Target.VerifyTLS && s.Target.Fingerprint == "" && s.Target.ClusterCA == "" && !anyPinned(s.Endpoints) {
+		s.fail(proxmox.StatusTLSError, UnverifiedTLS)
+	}
+}
+
 func anyPinned(eps []proxmox.Endpoint) bool {
 	for _, e := range eps {
 		if e.Fingerprint != "" {

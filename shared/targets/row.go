@@ -17,14 +17,16 @@ import (
 // statement return it without naming columns, so a column added later only
 // needs a field here.
 type serverRow struct {
-	ID                 string  `json:"id"`
-	TenantID           string  `json:"tenant_id"`
-	Name               string  `json:"name"`
-	Host               string  `json:"host"`
-	Port               int     `json:"port"`
-	VerifySSL          bool    `json:"verify_ssl"`
-	TLSFingerprint     *string `json:"tls_fingerprint"`
-	CredentialsVersion int     `json:"credentials_version"`
+	ID                 string          `json:"id"`
+	TenantID           string          `json:"tenant_id"`
+	Name               string          `json:"name"`
+	Host               string          `json:"host"`
+	Port               int             `json:"port"`
+	VerifySSL          bool            `json:"verify_ssl"`
+	TLSFingerprint     *string         `json:"tls_fingerprint"`
+	CredentialsVersion int             `json:"credentials_version"`
+	Endpoints          json.RawMessage `json:"endpoints"` // 0009
+	CAPEM              *string         `json:"ca_pem"`    // 0009
 }
 
 // FromRow builds a Server, credentials not yet opened (see Open), from a
@@ -39,10 +41,13 @@ func FromRow(raw []byte) (Server, error) {
 	if r.TLSFingerprint != nil {
 		s.Target.Fingerprint = *r.TLSFingerprint
 	}
-	// Credentials only ever travel over TLS that something verifies.
-	if !s.Target.VerifyTLS && s.Target.Fingerprint == "" {
-		s.fail(proxmox.StatusTLSError, UnverifiedTLS)
+	if r.CAPEM != nil {
+		s.Target.ClusterCA = *r.CAPEM
 	}
+	if len(r.Endpoints) > 0 {
+		s.Endpoints = parseEndpoints(string(r.Endpoints))
+	}
+	s.requireVerifiedTLS()
 	return s, nil
 }
 

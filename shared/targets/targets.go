@@ -86,12 +86,7 @@ func Load(ctx context.Context, tx pgx.Tx, kr *secrets.Keyring, f Filter) ([]Serv
 	ids := make([]string, len(servers))
 	for i := range servers {
 		ids[i] = servers[i].ID
-		// Credentials only ever travel over TLS that something verifies:
-		// the system roots or a pinned fingerprint.
-		// the system roots, a pinned fingerprint or the cluster's CA.
-		if !servers[i].Target.VerifyTLS && servers[i].Target.Fingerprint == "" && servers[i].Target.ClusterCA == "" && !anyPinned(servers[i].Endpoints) {
-			servers[i].fail(proxmox.StatusTLSError, UnverifiedTLS)
-		}
+		servers[i].requireVerifiedTLS()
 	}
 	if err := openCredentials(ctx, tx, kr, servers, ids); err != nil {
 		return nil, err
