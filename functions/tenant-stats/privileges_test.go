@@ -20,14 +20,14 @@ func TestLimitedPrivilegesWarning(t *testing.T) {
 	e := newEnv(t, 0, 2*time.Second)
 	sim := pvesim.NewTestSim(t, pvesim.MustPreset("cluster3"))
 	e.AddServer(functest.TenantA, "noprivs", sim, functest.ServerOpts{TokenID: pvesim.PresetNoPrivTokenID, Secret: pvesim.PresetNoPrivSecret})
-	e.AddServer(functest.TenantA, "auditor", sim, functest.ServerOpts{TokenID: pvesim.PresetAuditorTokenID, Secret: pvesim.PresetAuditorSecret})
+	e.AddServer(functest.TenantA, "auditor-token", sim, functest.ServerOpts{TokenID: pvesim.PresetAuditorTokenID, Secret: pvesim.PresetAuditorSecret})
 	res := functest.Expect(t, e.Call(functest.ViewerA, http.MethodPost, fn, obj{"tenantId": functest.TenantA}), 200)
 	s := liveStats(t, res)
 	byName := map[string]fanout.Health{}
 	for _, h := range s.ServerStatus {
 		byName[h.Name] = h
 	}
-	np, au := byName["noprivs"], byName["auditor"]
+	np, au := byName["noprivs"], byName["auditor-token"]
 	if np.Status != proxmox.StatusOnline || np.Warning != "limited_privileges" || !strings.Contains(np.WarningMessage, "PVEAuditor on /") {
 		t.Errorf("no-privilege token: %+v", np)
 	}
