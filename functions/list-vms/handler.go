@@ -180,7 +180,9 @@ func (h *handler) power(ctx context.Context, r *httpapi.Request) (*httpapi.Respo
 	}
 	s := servers[0]
 	if s.Problem != "" {
-		return nil, apperr.New(apperr.BadGateway, "This server cannot be reached: "+s.Problem+".").WithCode(string(s.ProblemStatus))
+		// The same code as when the call itself fails that way: one failure,
+		// one code (proxmox_tls_error, proxmox_auth_error, ...).
+		return nil, apperr.New(apperr.BadGateway, "This server cannot be reached: "+s.Problem+".").WithCode("proxmox_" + string(s.ProblemStatus))
 	}
 	// The guest's row decides first (power.go); then Proxmox, whose task is
 	// followed briefly, and the audit trail records what happened.
