@@ -12,12 +12,6 @@ import (
 )
 
 var (
-	// RFC 1123 host names: labels of letters, digits and inner hyphens.
-	hostnameRe = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$`)
-	// Proxmox user ids are user@realm; API token ids add !tokenname.
-	// (realm and token names: a letter, then at least one more character, as pve-access-control's regexes have it).
-	userIDRe      = regexp.MustCompile(`^[^\s@!:/=]{1,64}@[A-Za-z][A-Za-z0-9._-]{1,31}$`)
-	tokenIDRe     = regexp.MustCompile(`^[^\s@!:/=]{1,64}@[A-Za-z][A-Za-z0-9._-]{1,31}![A-Za-z][A-Za-z0-9._-]{1,63}$`)
 	fingerprintRe = regexp.MustCompile(`^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$`)
 )
 
@@ -38,14 +32,13 @@ func validHost(h string) (string, error) {
 	if strings.Contains(h, ":") {
 		return "", bad("host must not include a port: use the port field.")
 	}
-	if len(h) > 253 || !hostnameRe.MatchString(h) || isAllDigitsAndDots(h) {
+	// The rest is the Proxmox client's own rule, so nothing is stored that
+	// the client would refuse, and nothing refused that it would accept.
+	n, err := proxmox.NormalizeHost(h)
+	if err != nil {
 		return "", bad("host must be a valid host name or IP address.")
 	}
-	return strings.ToLower(strings.TrimSuffix(h, ".")), nil
-}
-
-func isAllDigitsAndDots(s string) bool {
-	return strings.Trim(s, "0123456789.") == ""
+	return n, nil
 }
 
 // normalizeFingerprint returns the SHA-256 fingerprint in Proxmox's form:
@@ -160,7 +153,7 @@ func parseCredentials(p httpapi.Params) (*secrets.Credentials, error) {
 		if !hasID || !hasSecret {
 			return nil, bad("An API token needs both tokenId and tokenSecret.")
 		}
-		if !tokenIDRe.MatchString(tokenID) {
+		if !proxmox.ValidTokenID(tokenID) {
 			return nil, bad(`tokenId must look like user@realm!tokenname (e.g. root@pam!monitoring).`)
 		}
 		if strings.ContainsAny(secret, " \t\r\n") {
@@ -171,7 +164,7 @@ func parseCredentials(p httpapi.Params) (*secrets.Credentials, error) {
 		if !hasUser || !hasPassword {
 			return nil, bad("A user login needs both username and password.")
 		}
-		if !userIDRe.MatchString(user) {
+		if !proxmox.ValidUserID(user) {
 			return nil, bad("username must look like user@realm (e.g. root@pam).")
 		}
 		return &secrets.Credentials{Username: user, Password: password}, nil

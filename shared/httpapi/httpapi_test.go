@@ -72,7 +72,7 @@ func TestActionInPath(t *testing.T) {
 		{"/functions/v1/f/b/", ``, 200, "b"},
 		{"/functions/v1/f/", `{"action":"b"}`, 200, "b"},
 		{"/functions/v1/f/b", `{"action":"a"}`, 400, "action_mismatch"},
-		{"/functions/v1/f/zzz", ``, 200, "a"},           // not an action: ignored, as before
+		{"/functions/v1/f/zzz", ``, 200, "a"}, // not an action: ignored, as before
 		{"/functions/v1/f/zzz/b", `{"action":"b"}`, 200, "b"},
 		{"/functions/v1/f/zzz", `{"action":"nope"}`, 400, "invalid_request"},
 	}

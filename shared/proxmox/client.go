@@ -584,8 +584,12 @@ var (
 	// PVE node names are single hostname labels (pve_verify_node_name).
 	nodeRe = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$`)
 	// PVE userid: user part without whitespace, ':' or '/', realm id.
-	userIDRe  = regexp.MustCompile(`^[^\s:/!=]+@[A-Za-z][A-Za-z0-9._-]+$`)
-	tokenIDRe = regexp.MustCompile(`^[^\s:/!=]+@[A-Za-z][A-Za-z0-9._-]+![A-Za-z][A-Za-z0-9._-]+$`)
+	// Proxmox user ids are user@realm; API token ids add !tokenname (realm
+	// and token names: a letter, then at least one more character, as
+	// pve-access-control's regexes have it). The one rule for both the
+	// registry's validation and the client.
+	userIDRe  = regexp.MustCompile(`^[^\s@!:/=]{1,64}@[A-Za-z][A-Za-z0-9._-]{1,31}$`)
+	tokenIDRe = regexp.MustCompile(`^[^\s@!:/=]{1,64}@[A-Za-z][A-Za-z0-9._-]{1,31}![A-Za-z][A-Za-z0-9._-]{1,63}$`)
 	// UPID as PVE::Tools::upid_decode accepts it (`[^:\s]` per field: user
 	// names may hold '?', '#', '%'; TaskStatus path-escapes them), minus '/',
 	// which no PVE user, type or id holds and which would change the path.
@@ -612,6 +616,18 @@ func headerSafe(s string) bool {
 
 // normalizeHost accepts a DNS name or an IP literal (IPv6 optionally in
 // brackets) and nothing else: no scheme, path, port, userinfo or zone.
+// ValidUserID reports whether s is a Proxmox user id (user@realm).
+func ValidUserID(s string) bool { return userIDRe.MatchString(s) }
+
+// ValidTokenID reports whether s is a Proxmox API token id (user@realm!name).
+func ValidTokenID(s string) bool { return tokenIDRe.MatchString(s) }
+
+// NormalizeHost is the one rule for a Proxmox host: an IP address (IPv6
+// optionally in brackets, no zone) or a DNS name, lowercased, without a
+// trailing dot. Underscores are accepted in labels: internal DNS has them
+// and the resolver accepts them.
+func NormalizeHost(h string) (string, error) { return normalizeHost(h) }
+
 func normalizeHost(h string) (string, error) {
 	h = strings.TrimSpace(h)
 	if h == "" {
@@ -633,6 +649,9 @@ func normalizeHost(h string) (string, error) {
 		return "", errors.New("host must be a DNS name or IP address without scheme, port or path")
 	}
 	h = strings.TrimSuffix(h, ".")
+	if strings.Trim(h, "0123456789.") == "" {
+		return "", errors.New("host looks like an IP address but is not one")
+	}
 	if len(h) > 253 {
 		return "", errors.New("host name is too long")
 	}
