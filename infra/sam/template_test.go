@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -129,12 +130,24 @@ func TestSecretsAreNoEcho(t *testing.T) {
 			t.Errorf("parameter %s holds a secret and must be NoEcho", p)
 		}
 	}
-	// Defaults of the settings match the code's.
-	want := map[string]string{"ProxmoxTimeout": "6s", "TaskFollow": "2s", "StatsCacheTtl": "5s", "RequestTimeout": "25s", "AllowedOrigins": "*", "LogLevel": "info"}
-	for p, v := range want {
-		if d := tpl.Parameters[p].Default; d == nil || *d != v {
-			t.Errorf("parameter %s default %v, want %s", p, d, v)
+	// The template's defaults mean what the code does when the variable is
+	// unset: read through the code's own FromEnv, not compared to copies.
+	env := map[string]string{}
+	for p, name := range map[string]string{"ProxmoxTimeout": "PROXMOX_TIMEOUT", "TaskFollow": "TASK_FOLLOW", "StatsCacheTtl": "STATS_CACHE_TTL",
+		"RequestTimeout": "REQUEST_TIMEOUT", "AllowedOrigins": "ALLOWED_ORIGINS", "LogLevel": "LOG_LEVEL"} {
+		d := tpl.Parameters[p].Default
+		if d == nil {
+			t.Fatalf("parameter %s has no default", p)
 		}
+		env[name] = *d
+	}
+	fromTemplate, err := runtime.FromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	unset, _ := runtime.FromEnv(func(string) string { return "" })
+	if !reflect.DeepEqual(fromTemplate, unset) {
+		t.Errorf("the template's defaults give %+v, the code's %+v", fromTemplate, unset)
 	}
 }
 
