@@ -154,15 +154,7 @@ func (h *handler) power(ctx context.Context, r *httpapi.Request) (*httpapi.Respo
 		return nil, err
 	}
 	p := r.Params
-	tenantID, err := p.RequiredUUID("tenantId")
-	if err != nil {
-		return nil, err
-	}
-	serverID, err := p.RequiredUUID("serverId")
-	if err != nil {
-		return nil, err
-	}
-	node, err := p.RequiredString("node", 64)
+	tenantID, serverID, node, err := onNode(p)
 	if err != nil {
 		return nil, err
 	}
@@ -187,6 +179,19 @@ func (h *handler) power(ctx context.Context, r *httpapi.Request) (*httpapi.Respo
 	// The guest's row decides first (power.go); then Proxmox, whose task is
 	// followed briefly, and the audit trail records what happened.
 	return h.powerOn(ctx, r, tenantID, s, node, int(vmid), typ)
+}
+
+// onNode reads what every action on one node of one server names: the
+// tenant, the server and the node, validated in one place.
+func onNode(p httpapi.Params) (tenantID, serverID, node string, err error) {
+	if tenantID, err = p.RequiredUUID("tenantId"); err != nil {
+		return
+	}
+	if serverID, err = p.RequiredUUID("serverId"); err != nil {
+		return
+	}
+	node, err = p.RequiredString("node", 64)
+	return
 }
 
 var errGuestNotFound = apperr.New(apperr.NotFound, "No guest with that vmid, type and node on this server.").WithCode("guest_not_found")

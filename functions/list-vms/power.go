@@ -223,15 +223,7 @@ func (h *handler) record(ctx context.Context, r *httpapi.Request, tenantID, serv
 // that server, so no other tenant's task can be read.
 func (h *handler) taskStatus(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 	p := r.Params
-	tenantID, err := p.RequiredUUID("tenantId")
-	if err != nil {
-		return nil, err
-	}
-	serverID, err := p.RequiredUUID("serverId")
-	if err != nil {
-		return nil, err
-	}
-	node, err := p.RequiredString("node", 64)
+	tenantID, serverID, node, err := onNode(p)
 	if err != nil {
 		return nil, err
 	}

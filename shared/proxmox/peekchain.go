@@ -11,9 +11,11 @@ import (
 	"github.com/pvetenant/backend/shared/netguard"
 )
 
-// PeekCertificates is PeekFingerprint returning the whole chain the server
-// presented, so `test` can say whether an endpoint chains to the cluster CA.
-// Nothing is sent after the handshake; no credentials ever.
+// PeekCertificates completes a TLS handshake with host:port, through the
+// address guard and under the per-call timeout, and returns the chain the
+// server presented, so `test` can show a fingerprint to pin and say whether
+// an endpoint chains to the cluster CA. Verification is skipped on purpose:
+// nothing is sent after the handshake, no credentials ever.
 func PeekCertificates(ctx context.Context, host string, port int, o Options) ([]*x509.Certificate, error) {
 	h, err := normalizeHost(host)
 	if err != nil {
