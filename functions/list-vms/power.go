@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 
 	"github.com/pvetenant/backend/shared/access"
 	"github.com/pvetenant/backend/shared/apperr"
@@ -209,11 +208,9 @@ func (h *handler) record(ctx context.Context, r *httpapi.Request, tenantID, serv
 	if exit != "" {
 		exitArg = &exit
 	}
-	if err := db.AsUser(ctx, h.d.Pool, r.DB(), func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `select private.record_guest_action($1::uuid, $2::uuid, $3::text, $4::integer, $5::text, $6::text, $7::text, $8::text, $9::text)`,
-			tenantID, serverID, node, vmid, typ, r.Action, upidArg, outcome, exitArg)
-		return err
-	}); err != nil {
+	// One statement, one round trip (db.WriteAsUser).
+	if err := db.WriteAsUser(ctx, h.d.Pool, r.DB(), nil, `select private.record_guest_action($1::uuid, $2::uuid, $3::text, $4::integer, $5::text, $6::text, $7::text, $8::text, $9::text)`,
+		tenantID, serverID, node, vmid, typ, r.Action, upidArg, outcome, exitArg); err != nil {
 		r.Log.Error("guest action not recorded in the audit trail", "server", serverID, "vmid", vmid, "outcome", outcome, "error", err.Error())
 	}
 }

@@ -63,11 +63,8 @@ func (h *handler) recordAdHocTest(ctx context.Context, r *httpapi.Request, tenan
 	}
 	r.Log.Info("connection test of an unsaved server", "tenant", tenantID, "host", t.Host, "port", t.Port,
 		"auth_type", authType, "outcome", outcome)
-	if err := db.AsUser(ctx, h.d.Pool, r.DB(), func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `select private.record_connection_test($1::uuid, $2::text, $3::integer, $4::text, $5::text)`,
-			tenantID, t.Host, t.Port, authType, outcome)
-		return err
-	}); err != nil {
+	if err := db.WriteAsUser(ctx, h.d.Pool, r.DB(), nil, `select private.record_connection_test($1::uuid, $2::text, $3::integer, $4::text, $5::text)`,
+		tenantID, t.Host, t.Port, authType, outcome); err != nil {
 		r.Log.Error("connection test not recorded in the audit trail", "tenant", tenantID, "error", err.Error())
 	}
 }

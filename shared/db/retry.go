@@ -51,29 +51,53 @@ func Read(ctx context.Context, pool *pgxpool.Pool, fn func(ctx context.Context) 
 func ReadAsUser(ctx context.Context, pool *pgxpool.Pool, c Caller, scan func(pgx.Rows) error, sql string, args ...any) error {
 	claims := c.claims()
 	return Read(ctx, pool, func(ctx context.Context) error {
-		b := &pgx.Batch{}
-		b.Queue(setCallerSQL, claims, c.UserID)
-		b.Queue(sql, args...)
-		br := pool.SendBatch(ctx, b)
-		if _, err := br.Exec(); err != nil {
-			br.Close()
-			return err
-		}
-		rows, err := br.Query()
-		if err != nil {
-			br.Close()
-			return err
-		}
-		err = scan(rows)
-		rows.Close()
-		if err == nil {
-			err = rows.Err()
-		}
-		if cerr := br.Close(); err == nil {
-			err = cerr
-		}
-		return err
+		return sendAsUser(ctx, pool, claims, c.UserID, scan, sql, args...)
 	})
+}
+
+// WriteAsUser is ReadAsUser for one statement that changes data (an audit
+// record, a limiter hit): one round trip instead of AsUser's four, the
+// statement and the caller's settings committed together at the Sync. It is
+// tried again only when nothing reached the server, as AsUser does: a write
+// that may have run is never repeated.
+func WriteAsUser(ctx context.Context, pool *pgxpool.Pool, c Caller, scan func(pgx.Rows) error, sql string, args ...any) error {
+	claims := c.claims()
+	err := sendAsUser(ctx, pool, claims, c.UserID, scan, sql, args...)
+	if err != nil && ctx.Err() == nil && pgconn.SafeToRetry(err) {
+		pool.Reset()
+		err = sendAsUser(ctx, pool, claims, c.UserID, scan, sql, args...)
+	}
+	return Translate(err)
+}
+
+// sendAsUser pipelines the caller's settings and sql before a single Sync,
+// so both run in one implicit transaction and the settings end with it
+// (safe behind a transaction pooler), and RLS applies to sql as in AsUser.
+func sendAsUser(ctx context.Context, pool *pgxpool.Pool, claims, userID string, scan func(pgx.Rows) error, sql string, args ...any) error {
+	b := &pgx.Batch{}
+	b.Queue(setCallerSQL, claims, userID)
+	b.Queue(sql, args...)
+	br := pool.SendBatch(ctx, b)
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		br.Close()
+		return err
+	}
+	if scan != nil {
+		err = scan(rows)
+	}
+	rows.Close()
+	if err == nil {
+		err = rows.Err()
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // AsCaller runs each QueryRow as the caller with ReadAsUser (two statements,
@@ -86,17 +110,32 @@ type AsCaller struct {
 
 // QueryRow runs sql when the row is scanned.
 func (q AsCaller) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	return rowFunc(func(dest ...any) error {
-		return ReadAsUser(ctx, q.Pool, q.Caller, func(rows pgx.Rows) error {
-			if !rows.Next() {
-				if err := rows.Err(); err != nil {
-					return err
-				}
-				return pgx.ErrNoRows
+	return rowFunc(func(dest ...any) error { return ReadAsUser(ctx, q.Pool, q.Caller, scanOne(dest), sql, args...) })
+}
+
+// WritesAsCaller is AsCaller for one statement that changes data, with
+// WriteAsUser.
+type WritesAsCaller struct {
+	Pool   *pgxpool.Pool
+	Caller Caller
+}
+
+// QueryRow runs sql when the row is scanned.
+func (q WritesAsCaller) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return rowFunc(func(dest ...any) error { return WriteAsUser(ctx, q.Pool, q.Caller, scanOne(dest), sql, args...) })
+}
+
+// scanOne scans the first row into dest; no row is pgx.ErrNoRows.
+func scanOne(dest []any) func(pgx.Rows) error {
+	return func(rows pgx.Rows) error {
+		if !rows.Next() {
+			if err := rows.Err(); err != nil {
+				return err
 			}
-			return rows.Scan(dest...)
-		}, sql, args...)
-	})
+			return pgx.ErrNoRows
+		}
+		return rows.Scan(dest...)
+	}
 }
 
 type rowFunc func(dest ...any) error

@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -84,5 +85,36 @@ func TestRetriesOnceOnAFreshConnectionAfterTheServerCutConnections(t *testing.T)
 		if uid, _, err := visibleInOneRoundTrip(ctx, pool, userA); err != nil || uid != userA {
 			t.Fatalf("ReadAsUser after the cut: %q %v", uid, err)
 		}
+	}
+}
+
+// WriteAsUser (through WritesAsCaller) writes as the caller under RLS, in
+// one round trip, and the write is committed while the caller's settings end
+// with it.
+func TestWriteAsUserIsTheCallerAndCommits(t *testing.T) {
+	d := testdb.Fresh(t)
+	seed(t, d)
+	ctx := context.Background()
+	pool, err := db.Open(ctx, d.AppURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	rename := `update public.tenants set name = $2 where id = $1 returning auth.uid()::text`
+	// B is no admin of A: RLS lets the update touch nothing.
+	var uid string
+	if err := (db.WritesAsCaller{Pool: pool, Caller: caller(userB)}).QueryRow(ctx, rename, tenantA, "by B").Scan(&uid); !errors.Is(err, pgx.ErrNoRows) {
+		t.Fatalf("B renamed A: uid=%q err=%v", uid, err)
+	}
+	if err := (db.WritesAsCaller{Pool: pool, Caller: caller(userA)}).QueryRow(ctx, rename, tenantA, "A2").Scan(&uid); err != nil || uid != userA {
+		t.Fatalf("A renaming A: uid=%q err=%v", uid, err)
+	}
+	var name string
+	if err := d.Pool.QueryRow(ctx, `select name from public.tenants where id = $1`, tenantA).Scan(&name); err != nil || name != "A2" {
+		t.Fatalf("name %q (%v), want the committed A2", name, err)
+	}
+	var who, claims string
+	if err := pool.QueryRow(ctx, `select current_user, coalesce(current_setting('request.jwt.claims', true), '')`).Scan(&who, &claims); err != nil || who != "postgres" || claims != "" {
+		t.Fatalf("after: %s %q %v", who, claims, err)
 	}
 }

@@ -129,12 +129,16 @@ func (l Limits) Power(ctx context.Context, pool *pgxpool.Pool, caller db.Caller)
 	if l.PowerPerUser.Limit == 0 {
 		return nil
 	}
-	return db.AsUser(ctx, pool, caller, func(tx pgx.Tx) error {
-		return hit(ctx, tx, kindPower, "", l.PowerPerUser)
-	})
+	// One statement of its own: one round trip, never repeated once sent.
+	return hit(ctx, db.WritesAsCaller{Pool: pool, Caller: caller}, kindPower, "", l.PowerPerUser)
 }
 
-func hit(ctx context.Context, tx pgx.Tx, kind, tenantID string, r Rule) error {
+// rower is a transaction, or db.WritesAsCaller for a hit of its own.
+type rower interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func hit(ctx context.Context, tx rower, kind, tenantID string, r Rule) error {
 	if r.Limit == 0 {
 		return nil
 	}
