@@ -78,7 +78,7 @@ func runFleet(t testing.TB, k, clients int, ttl, d time.Duration) fleetRun {
 	wg.Wait()
 	if t.Failed() {
 		for i, p := range procs {
-			t.Logf("process %d logs:\n%s", i, tail(p.logs.String(), 3000))
+			t.Logf("process %d logs:\n%s", i, tail(p.Logs.String(), 3000))
 		}
 	}
 	run.windows = float64(time.Since(start)) / float64(ttl)

@@ -6,7 +6,6 @@ package fleet_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -14,17 +13,13 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pvetenant/backend/infra/functest"
-	"github.com/pvetenant/backend/infra/pgcluster"
 	"github.com/pvetenant/backend/infra/pvesim"
 	"github.com/pvetenant/backend/infra/sweep"
 	"github.com/pvetenant/backend/infra/testdb"
@@ -40,13 +35,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	bin = filepath.Join(dir, "local")
 	// FLEET_BIN runs the tests and benchmarks against another build (e.g.
 	// the previous design, for the README's before/after figures).
 	if b := os.Getenv("FLEET_BIN"); b != "" {
 		bin = b
-	} else if out, err := exec.Command("go", "build", "-o", bin, "github.com/pvetenant/backend/infra/local").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
+	} else if bin, err = functest.BuildLocal(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := testdb.Run(m)
@@ -75,84 +69,27 @@ func newWorld(t testing.TB, url string, pool *pgxpool.Pool) *world {
 	return w
 }
 
-// addServer registers sim in tenant, pinned, with sealed token credentials,
-// as functest.Env.AddServer does.
+// addServer registers sim in tenant, pinned, with sealed token credentials.
 func (w *world) addServer(t testing.TB, pool *pgxpool.Pool, tenant, name string, sim *pvesim.Sim) string {
-	t.Helper()
-	ctx := context.Background()
-	var id string
-	if err := pool.QueryRow(ctx, `insert into public.proxmox_servers (tenant_id, name, host, port, verify_ssl, tls_fingerprint, auth_type, credentials_version)
-		values ($1, $2, '127.0.0.1', $3, false, $4, 'token', 1) returning id::text`, tenant, name, sim.Port(), sim.Fingerprint()).Scan(&id); err != nil {
-		t.Fatal(err)
-	}
-	c := secrets.Credentials{TokenID: pvesim.PresetTokenID, TokenSecret: pvesim.PresetTokenSecret}
-	keyID, sealed, err := w.kr.SealCredentials(id, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pool.Exec(ctx, `insert into private.proxmox_server_credentials (server_id, auth_type, key_id, sealed) values ($1, 'token', $2, $3)`, id, keyID, sealed); err != nil {
-		t.Fatal(err)
-	}
-	return id
+	return functest.RegisterServer(t, pool, w.kr, tenant, name, sim)
 }
 
 // proc is one running functions process.
-type proc struct {
-	base string // http://127.0.0.1:port/functions/v1/
-	cmd  *exec.Cmd
-	logs *functest.SyncBuffer
-}
+type proc = functest.Proc
 
 // start runs the local server on w's database with extra settings and waits
 // until it answers. It is stopped when the test ends.
 func (w *world) start(t testing.TB, extra ...string) *proc {
 	t.Helper()
-	port, err := pgcluster.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(),
-		"ADDR="+addr,
-		"DATABASE_URL="+w.url,
-		"SUPABASE_JWT_SECRET="+functest.JWTSecret,
-		"CREDENTIALS_KEY="+w.key,
+	env := append([]string{
+		"DATABASE_URL=" + w.url,
+		"SUPABASE_JWT_SECRET=" + functest.JWTSecret,
+		"CREDENTIALS_KEY=" + w.key,
 		"PROXMOX_ALLOW_CIDRS=127.0.0.0/8",
 		"PROXMOX_TIMEOUT=2s",
 		"LOG_LEVEL=warn",
-	)
-	cmd.Env = append(cmd.Env, extra...)
-	p := &proc{base: "http://" + addr + "/functions/v1/", cmd: cmd, logs: &functest.SyncBuffer{}}
-	cmd.Stdout, cmd.Stderr = p.logs, p.logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGINT)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		sweep.Record(t.Name()+"-process-logs", []byte(p.logs.String()))
-	})
-	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		res, err := client.Get(p.base + "proxmox-servers")
-		if err == nil {
-			res.Body.Close()
-			return p
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("functions process did not come up: %v\n%s", err, p.logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	}, extra...)
+	return functest.StartLocal(t, bin, env...)
 }
 
 // answers makes calls as the demo users and records every answer body for
@@ -176,7 +113,7 @@ var httpClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transp
 // call POSTs body to fn on p as user and returns the status and body.
 func (a *answers) call(p *proc, user, fn string, body map[string]any) (int, []byte, error) {
 	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest(http.MethodPost, p.base+fn, bytes.NewReader(b))
+	req, _ := http.NewRequest(http.MethodPost, p.Base+fn, bytes.NewReader(b))
 	req.Header.Set("Authorization", "Bearer "+a.tokens[user])
 	req.Header.Set("Content-Type", "application/json")
 	res, err := httpClient.Do(req)

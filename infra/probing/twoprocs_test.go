@@ -9,85 +9,24 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pvetenant/backend/infra/functest"
-	"github.com/pvetenant/backend/infra/pgcluster"
 	"github.com/pvetenant/backend/infra/pvesim"
 	"github.com/pvetenant/backend/infra/sweep"
 	"github.com/pvetenant/backend/infra/testdb"
 	"github.com/pvetenant/backend/shared/secrets"
 )
 
-// lockedBuffer collects a process's output while it runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-type proc struct {
-	url  string
-	cmd  *exec.Cmd
-	logs *lockedBuffer
-}
+// proc is one running functions process.
+type proc struct{ *functest.Proc }
 
 // startLocal runs the local server binary as its own process on db.
 func startLocal(t *testing.T, bin string, env []string) *proc {
-	t.Helper()
-	port, err := pgcluster.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	p := &proc{url: "http://" + addr + "/functions/v1/", logs: &lockedBuffer{}}
-	p.cmd = exec.Command(bin)
-	p.cmd.Env = append(append(os.Environ(), env...), "ADDR="+addr)
-	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Signal(syscall.SIGINT)
-		done := make(chan struct{})
-		go func() { _ = p.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = p.cmd.Process.Kill()
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		res, err := http.Get(p.url + "proxmox-servers")
-		if err == nil {
-			res.Body.Close()
-			return p
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("local server did not come up: %v\n%s", err, p.logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return &proc{functest.StartLocal(t, bin, env...)}
 }
 
 type answer struct {
@@ -100,7 +39,7 @@ type answer struct {
 func (p *proc) call(t *testing.T, user, fn string, params obj) answer {
 	t.Helper()
 	b, _ := json.Marshal(params)
-	req, _ := http.NewRequest(http.MethodPost, p.url+fn, bytes.NewReader(b))
+	req, _ := http.NewRequest(http.MethodPost, p.Base+fn, bytes.NewReader(b))
 	req.Header.Set("Authorization", "Bearer "+functest.Token(t, user))
 	req.Header.Set("Content-Type", "application/json")
 	res, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
@@ -134,9 +73,9 @@ func expectStatus(t *testing.T, what string, a answer, status int) {
 func TestLimitsAcrossTwoProcesses(t *testing.T) {
 	db := testdb.Fresh(t)
 	functest.Seed(t, db)
-	bin := filepath.Join(t.TempDir(), "local")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/pvetenant/backend/infra/local").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	bin, err := functest.BuildLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
 	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
@@ -146,24 +85,11 @@ func TestLimitsAcrossTwoProcesses(t *testing.T) {
 	// A server of tenant A on an allowed simulator, for power actions.
 	sim := pvesim.NewTestSim(t, pvesim.MustPreset("cluster3"))
 	denied := deniedSim(t)
-	ctx := context.Background()
-	var id string
-	if err := db.Pool.QueryRow(ctx, `insert into public.proxmox_servers (tenant_id, name, host, port, verify_ssl, tls_fingerprint, auth_type, credentials_version)
-		values ($1, 'lab', '127.0.0.1', $2, false, $3, 'token', 1) returning id::text`, functest.TenantA, sim.Port(), sim.Fingerprint()).Scan(&id); err != nil {
-		t.Fatal(err)
-	}
 	kr, err := secrets.ParseKeyring(keyB64, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := secrets.Credentials{TokenID: pvesim.PresetTokenID, TokenSecret: pvesim.PresetTokenSecret}
-	keyID, sealed, err := kr.SealCredentials(id, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Pool.Exec(ctx, `insert into private.proxmox_server_credentials (server_id, auth_type, key_id, sealed) values ($1, 'token', $2, $3)`, id, keyID, sealed); err != nil {
-		t.Fatal(err)
-	}
+	id := functest.RegisterServer(t, db.Pool, kr, functest.TenantA, "lab", sim)
 
 	env := []string{"DATABASE_URL=" + db.URL, "SUPABASE_JWT_SECRET=" + functest.JWTSecret, "CREDENTIALS_KEY=" + keyB64,
 		"PROXMOX_ALLOW_CIDRS=127.0.0.0/8", "PROXMOX_DENY_CIDRS=127.0.0.2/32", "PROXMOX_TIMEOUT=3s",
@@ -214,7 +140,7 @@ func TestLimitsAcrossTwoProcesses(t *testing.T) {
 
 	// Three allowed probing tests (with a made-up secret: auth_error) and two
 	// refused ones: five rows.
-	rows, err := db.Pool.Query(ctx, `select after::text from public.audit_log where tenant_id = $1 and action = 'server.tested' order by id`, functest.TenantA)
+	rows, err := db.Pool.Query(context.Background(), `select after::text from public.audit_log where tenant_id = $1 and action = 'server.tested' order by id`, functest.TenantA)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +157,7 @@ func TestLimitsAcrossTwoProcesses(t *testing.T) {
 		t.Fatalf("audit rows: %v", audit)
 	}
 	for i, p := range []*proc{a, b} {
-		sweep.Record(fmt.Sprintf("%s-process-%d", t.Name(), i), []byte(p.logs.String()))
-		noSecretIn(t, "a process log", p.logs.String())
+		sweep.Record(fmt.Sprintf("%s-process-%d", t.Name(), i), []byte(p.Logs.String()))
+		noSecretIn(t, "a process log", p.Logs.String())
 	}
 }
