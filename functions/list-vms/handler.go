@@ -19,7 +19,7 @@ import (
 	"github.com/pvetenant/backend/shared/guests"
 	"github.com/pvetenant/backend/shared/httpapi"
 	"github.com/pvetenant/backend/shared/proxmox"
-	"github.com/pvetenant/backend/shared/runtime"
+	"github.com/pvetenant/backend/shared/setup"
 	"github.com/pvetenant/backend/shared/targets"
 )
 
@@ -27,15 +27,15 @@ import (
 const Name = "list-vms"
 
 // Needs lists the settings the function cannot start without.
-var Needs = runtime.Needs{Database: true, Credentials: true}
+var Needs = setup.Needs{Database: true, Credentials: true}
 
 type handler struct {
-	d      *runtime.Deps
+	d      *setup.Deps
 	runner fanout.Runner
 }
 
 // New returns the function's HTTP handler.
-func New(d *runtime.Deps) http.Handler {
+func New(d *setup.Deps) http.Handler {
 	h := &handler{d: d, runner: fanout.Runner{Proxmox: d.Proxmox, Clients: d.Clients}}
 	actions := map[string]httpapi.Action{"list": h.list}
 	for _, a := range []string{"start", "stop", "shutdown", "reboot"} {

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-
 	"github.com/pvetenant/backend/shared/access"
 	"github.com/pvetenant/backend/shared/apperr"
 	"github.com/pvetenant/backend/shared/db"

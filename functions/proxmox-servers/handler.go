@@ -20,8 +20,8 @@ import (
 	"github.com/pvetenant/backend/shared/db"
 	"github.com/pvetenant/backend/shared/httpapi"
 	"github.com/pvetenant/backend/shared/proxmox"
-	"github.com/pvetenant/backend/shared/runtime"
 	"github.com/pvetenant/backend/shared/secrets"
+	"github.com/pvetenant/backend/shared/setup"
 	"github.com/pvetenant/backend/shared/targets"
 )
 
@@ -29,14 +29,14 @@ import (
 const Name = "proxmox-servers"
 
 // Needs lists the settings the function cannot start without.
-var Needs = runtime.Needs{Database: true, Credentials: true}
+var Needs = setup.Needs{Database: true, Credentials: true}
 
 type handler struct {
-	d *runtime.Deps
+	d *setup.Deps
 }
 
 // New returns the function's HTTP handler.
-func New(d *runtime.Deps) http.Handler {
+func New(d *setup.Deps) http.Handler {
 	h := &handler{d: d}
 	return d.Server.Handler(httpapi.Function{
 		Name: Name,

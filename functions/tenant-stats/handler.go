@@ -16,7 +16,7 @@ import (
 	"github.com/pvetenant/backend/shared/guests"
 	"github.com/pvetenant/backend/shared/httpapi"
 	"github.com/pvetenant/backend/shared/proxmox"
-	"github.com/pvetenant/backend/shared/runtime"
+	"github.com/pvetenant/backend/shared/setup"
 	"github.com/pvetenant/backend/shared/snapshots"
 	"github.com/pvetenant/backend/shared/statscache"
 	"github.com/pvetenant/backend/shared/targets"
@@ -26,7 +26,7 @@ import (
 const Name = "tenant-stats"
 
 // Needs lists the settings the function cannot start without.
-var Needs = runtime.Needs{Database: true, Credentials: true}
+var Needs = setup.Needs{Database: true, Credentials: true}
 
 // Actions.
 const (
@@ -42,7 +42,7 @@ const (
 )
 
 type handler struct {
-	d       *runtime.Deps
+	d       *setup.Deps
 	runner  fanout.Runner
 	timeout time.Duration
 	cache   *statscache.Cache[[]proxmox.Resource]
@@ -53,7 +53,7 @@ type handler struct {
 
 // New returns the function's HTTP handler. Its cache lives as long as the
 // handler: one per warm process.
-func New(d *runtime.Deps) http.Handler {
+func New(d *setup.Deps) http.Handler {
 	timeout := d.Proxmox.Timeout
 	if timeout <= 0 {
 		timeout = proxmox.DefaultTimeout

@@ -16,7 +16,7 @@ import (
 	"github.com/pvetenant/backend/infra/functest"
 	"github.com/pvetenant/backend/infra/pvesim"
 	"github.com/pvetenant/backend/infra/sweep"
-	"github.com/pvetenant/backend/shared/runtime"
+	"github.com/pvetenant/backend/shared/setup"
 )
 
 // instance is a second warm instance of the function on w's database: its
@@ -24,7 +24,7 @@ import (
 func (w world) instance(t *testing.T) http.Handler {
 	t.Helper()
 	logs := &functest.SyncBuffer{}
-	d, err := runtime.Load(context.Background(), w.e.Config, tenantstats.Needs, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	d, err := setup.Load(context.Background(), w.e.Config, tenantstats.Needs, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ import (
 	"github.com/pvetenant/backend/shared/apperr"
 	"github.com/pvetenant/backend/shared/db"
 	"github.com/pvetenant/backend/shared/httpapi"
-	"github.com/pvetenant/backend/shared/runtime"
+	"github.com/pvetenant/backend/shared/setup"
 )
 
 // Name is the function's name in URLs.
@@ -30,15 +30,15 @@ const Name = "tenants"
 // Needs lists the settings the function cannot start without. The service
 // role key is optional (without it an unknown email is 404 instead of an
 // invitation), but this is the one function that may receive it.
-var Needs = runtime.Needs{Database: true, ServiceRole: true}
+var Needs = setup.Needs{Database: true, MayReceiveServiceRoleKey: true}
 
 type handler struct {
-	d       *runtime.Deps
+	d       *setup.Deps
 	inviter inviter // nil when invitations are not configured
 }
 
 // New returns the function's HTTP handler.
-func New(d *runtime.Deps) http.Handler {
+func New(d *setup.Deps) http.Handler {
 	h := &handler{d: d, inviter: newInviter(d.Config.SupabaseURL, d.Config.ServiceRoleKey)}
 	return d.Server.Handler(httpapi.Function{
 		Name: Name,

@@ -16,11 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pvetenant/backend/functions/catalog"
+
 	"github.com/pvetenant/backend/infra/localserver"
 	"github.com/pvetenant/backend/infra/pgcluster"
 	"github.com/pvetenant/backend/infra/stack"
 	"github.com/pvetenant/backend/infra/sweep"
-	"github.com/pvetenant/backend/shared/runtime"
+	"github.com/pvetenant/backend/shared/setup"
 )
 
 func TestRealClients(t *testing.T) {
@@ -58,14 +60,14 @@ func TestRealClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := runtime.FromEnv(func(k string) string {
+	cfg, err := setup.FromEnv(func(k string) string {
 		return map[string]string{"DATABASE_URL": st.DBURL, "SUPABASE_JWT_SECRET": jwtSecret, "CREDENTIALS_KEY": credKey,
 			"PROXMOX_ALLOW_CIDRS": "127.0.0.0/8", "ALLOWED_ORIGINS": "https://app.example.com"}[k]
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	deps, err := runtime.Load(ctx, cfg, localserver.Merge(), logger)
+	deps, err := setup.Load(ctx, cfg, catalog.Merge(), logger)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,8 +25,8 @@ import (
 	"github.com/pvetenant/backend/infra/pvesim"
 	"github.com/pvetenant/backend/infra/sweep"
 	"github.com/pvetenant/backend/infra/testdb"
-	"github.com/pvetenant/backend/shared/runtime"
 	"github.com/pvetenant/backend/shared/secrets"
+	"github.com/pvetenant/backend/shared/setup"
 )
 
 // Seeded identities.
@@ -55,21 +55,21 @@ const JWTSecret = "functest-jwt-secret-that-is-long-enough-0123456789"
 type Env struct {
 	T       testing.TB
 	DB      *testdb.DB
-	Deps    *runtime.Deps
+	Deps    *setup.Deps
 	Logs    *SyncBuffer
 	Handler http.Handler
-	Config  runtime.Config
+	Config  setup.Config
 	answers *SyncBuffer // every answer body, for the secrets sweep
 }
 
 // Options adjust the runtime before the handler is built.
 type Options struct {
-	Needs     runtime.Needs
-	Configure func(*runtime.Config)
+	Needs     setup.Needs
+	Configure func(*setup.Config)
 }
 
 // New builds an Env whose handler comes from build.
-func New(t testing.TB, o Options, build func(*runtime.Deps) http.Handler) *Env {
+func New(t testing.TB, o Options, build func(*setup.Deps) http.Handler) *Env {
 	t.Helper()
 	db := testdb.Fresh(t)
 	Seed(t, db)
@@ -87,7 +87,7 @@ func New(t testing.TB, o Options, build func(*runtime.Deps) http.Handler) *Env {
 		// and sql/migrations with their own settings.
 		"RATE_LIMITS": "probe_per_user=10000/1m,probe_per_tenant=10000/1m,saved_test_per_user=10000/1m,power_per_user=10000/1m",
 	}
-	cfg, err := runtime.FromEnv(func(k string) string { return env[k] })
+	cfg, err := setup.FromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func New(t testing.TB, o Options, build func(*runtime.Deps) http.Handler) *Env {
 	}
 	logs := &SyncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	d, err := runtime.Load(context.Background(), cfg, o.Needs, logger)
+	d, err := setup.Load(context.Background(), cfg, o.Needs, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +289,7 @@ func (b *SyncBuffer) String() string {
 }
 
 // Config is the runtime configuration, for Options.Configure.
-type Config = runtime.Config
+type Config = setup.Config
 
 // Obj is shorthand for a params map.
 type Obj = map[string]any

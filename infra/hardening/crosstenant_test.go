@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pvetenant/backend/functions/catalog"
+
 	"github.com/pvetenant/backend/infra/functest"
 	"github.com/pvetenant/backend/infra/localserver"
 	"github.com/pvetenant/backend/infra/pvesim"
@@ -37,7 +39,7 @@ func snapshot(t *testing.T, e *functest.Env) string {
 // servers, guests, members. Not one succeeds; each answer is 403 or 404;
 // the database and the other tenant's Proxmox servers are unchanged.
 func TestCrossTenantBattery(t *testing.T) {
-	e := functest.New(t, functest.Options{Needs: localserver.Merge()}, localserver.Handler)
+	e := functest.New(t, functest.Options{Needs: catalog.Merge()}, localserver.Handler)
 	simA := pvesim.NewTestSim(t, pvesim.MustPreset("cluster3"))
 	simB := pvesim.NewTestSim(t, pvesim.MustPreset("standalone"))
 	serverA := e.AddServer(functest.TenantA, "acme-lab", simA, functest.ServerOpts{})

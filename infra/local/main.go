@@ -15,9 +15,11 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/pvetenant/backend/functions/catalog"
+
 	"github.com/pvetenant/backend/infra/localserver"
 	"github.com/pvetenant/backend/infra/stack"
-	"github.com/pvetenant/backend/shared/runtime"
+	"github.com/pvetenant/backend/shared/setup"
 )
 
 func main() {
@@ -41,7 +43,7 @@ func run() error {
 	if addr == "" {
 		addr = "127.0.0.1:54321"
 	}
-	cfg, err := runtime.FromEnv(os.Getenv)
+	cfg, err := setup.FromEnv(os.Getenv)
 	if err != nil {
 		return err
 	}
@@ -64,7 +66,7 @@ func run() error {
 		}
 		return err
 	}
-	d, err := runtime.Load(ctx, cfg, localserver.Merge(), nil)
+	d, err := setup.Load(ctx, cfg, catalog.Merge(), nil)
 	if err != nil {
 		return err
 	}

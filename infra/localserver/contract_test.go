@@ -12,27 +12,28 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pvetenant/backend/functions/catalog"
+
 	"github.com/pvetenant/backend/infra/functest"
-	"github.com/pvetenant/backend/infra/localserver"
 	"github.com/pvetenant/backend/infra/openapi"
-	"github.com/pvetenant/backend/shared/runtime"
+	"github.com/pvetenant/backend/shared/setup"
 )
 
 // The OpenAPI document lists exactly the actions each function serves, and
 // a request without an action means what the document says it means.
 func TestOpenAPIListsEveryAction(t *testing.T) {
-	cfg, err := runtime.FromEnv(func(k string) string {
+	cfg, err := setup.FromEnv(func(k string) string {
 		return map[string]string{"SUPABASE_JWT_SECRET": functest.JWTSecret}[k]
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := runtime.Load(context.Background(), cfg, runtime.Needs{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	d, err := setup.Load(context.Background(), cfg, setup.Needs{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	supports := regexp.MustCompile(`supports (.*)\.$`)
-	for _, f := range localserver.Functions {
+	for _, f := range catalog.Functions {
 		h := f.New(d)
 		call := func(method, body string) (int, string) {
 			req := httptest.NewRequest(method, "/functions/v1/"+f.Name, strings.NewReader(body))

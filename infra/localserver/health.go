@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/pvetenant/backend/functions/catalog"
+
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -34,8 +36,8 @@ func Health(pool *pgxpool.Pool, functions []string) http.Handler {
 }
 
 func functionNames() []string {
-	out := make([]string, 0, len(Functions))
-	for _, f := range Functions {
+	out := make([]string, 0, len(catalog.Functions))
+	for _, f := range catalog.Functions {
 		out = append(out, f.Name)
 	}
 	return out

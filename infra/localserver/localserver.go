@@ -11,45 +11,16 @@ import (
 	"strings"
 	"time"
 
-	listvms "github.com/pvetenant/backend/functions/list-vms"
-	proxmoxservers "github.com/pvetenant/backend/functions/proxmox-servers"
-	tenantstats "github.com/pvetenant/backend/functions/tenant-stats"
-	"github.com/pvetenant/backend/functions/tenants"
+	"github.com/pvetenant/backend/functions/catalog"
 	"github.com/pvetenant/backend/shared/httpapi"
-	"github.com/pvetenant/backend/shared/runtime"
+	"github.com/pvetenant/backend/shared/setup"
 )
-
-// Function is one mountable function.
-type Function struct {
-	Name  string
-	Needs runtime.Needs
-	New   func(*runtime.Deps) http.Handler
-}
-
-// Functions lists every function of the project.
-var Functions = []Function{
-	{proxmoxservers.Name, proxmoxservers.Needs, proxmoxservers.New},
-	{listvms.Name, listvms.Needs, listvms.New},
-	{tenants.Name, tenants.Needs, tenants.New},
-	{tenantstats.Name, tenantstats.Needs, tenantstats.New},
-}
-
-// Merge returns what all functions need together.
-func Merge() runtime.Needs {
-	var n runtime.Needs
-	for _, f := range Functions {
-		n.Database = n.Database || f.Needs.Database
-		n.Credentials = n.Credentials || f.Needs.Credentials
-		n.ServiceRole = n.ServiceRole || f.Needs.ServiceRole
-	}
-	return n
-}
 
 // Handler serves /functions/v1/<name> and anything below it (the contract
 // ignores the rest of the path).
-func Handler(d *runtime.Deps) http.Handler {
+func Handler(d *setup.Deps) http.Handler {
 	handlers := map[string]http.Handler{}
-	for _, f := range Functions {
+	for _, f := range catalog.Functions {
 		handlers[f.Name] = f.New(d)
 	}
 	notFound := d.Server.Handler(httpapi.Function{Name: "unknown"})

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/pvetenant/backend/functions/catalog"
+
 	"github.com/pvetenant/backend/infra/functest"
 	"github.com/pvetenant/backend/infra/localserver"
 	"github.com/pvetenant/backend/infra/pvesim"
@@ -29,7 +31,7 @@ const adHocSecret = "5b0e3c1f-probe-secret-7d9a-2e4b6c8d0f1a"
 func newEnv(t *testing.T, limits string) *functest.Env {
 	t.Helper()
 	sweep.Register(adHocSecret)
-	return functest.New(t, functest.Options{Needs: localserver.Merge(), Configure: func(c *functest.Config) {
+	return functest.New(t, functest.Options{Needs: catalog.Merge(), Configure: func(c *functest.Config) {
 		c.ProxmoxDenyCIDRs = "127.0.0.2/32"
 		c.RateLimits = limits
 	}}, localserver.Handler)

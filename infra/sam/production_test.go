@@ -10,21 +10,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pvetenant/backend/infra/localserver"
+	"github.com/pvetenant/backend/functions/catalog"
+
 	"github.com/pvetenant/backend/infra/sam"
 	"github.com/pvetenant/backend/shared/awssecrets/smtest"
 	"github.com/pvetenant/backend/shared/metrics"
 	"github.com/pvetenant/backend/shared/metrics/emftest"
-	"github.com/pvetenant/backend/shared/runtime"
+	"github.com/pvetenant/backend/shared/setup"
 )
 
 // Each function takes only the keys it needs: the service role key only
 // where invites happen (tenants), the credentials key only where Proxmox
 // credentials are opened.
 func TestEachFunctionTakesOnlyItsSecretKeys(t *testing.T) {
-	for _, f := range localserver.Functions {
+	for _, f := range catalog.Functions {
 		keys := map[string]bool{}
-		for _, k := range runtime.SecretKeys(f.Needs) {
+		for _, k := range setup.SecretKeys(f.Needs) {
 			keys[k.Name] = true
 		}
 		if keys["SUPABASE_SERVICE_ROLE_KEY"] != (f.Name == "tenants") {
@@ -61,8 +62,8 @@ func TestSecretHoldsTheKeysTheCodeReads(t *testing.T) {
 		t.Fatalf("SecretString is not a JSON object: %v\n%s", err, s)
 	}
 	want := map[string]bool{}
-	for _, f := range localserver.Functions {
-		for _, k := range runtime.SecretKeys(f.Needs) {
+	for _, f := range catalog.Functions {
+		for _, k := range setup.SecretKeys(f.Needs) {
 			want[k.Name] = true
 		}
 	}

@@ -13,9 +13,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pvetenant/backend/infra/localserver"
+	"github.com/pvetenant/backend/functions/catalog"
+
 	"github.com/pvetenant/backend/infra/sam"
-	"github.com/pvetenant/backend/shared/runtime"
+	"github.com/pvetenant/backend/shared/setup"
 )
 
 // The four names the app calls.
@@ -30,11 +31,11 @@ func load(t *testing.T) *sam.Template {
 	return tpl
 }
 
-// envRead returns every variable runtime.FromEnv reads: the one place the
-// functions read their environment (TestOnlyRuntimeReadsTheEnvironment).
+// envRead returns every variable setup.FromEnv reads: the one place the
+// functions read their environment (TestOnlySetupReadsTheEnvironment).
 func envRead() []string {
 	seen := map[string]bool{}
-	_, _ = runtime.FromEnv(func(k string) string { seen[k] = true; return "" })
+	_, _ = setup.FromEnv(func(k string) string { seen[k] = true; return "" })
 	names := make([]string, 0, len(seen))
 	for k := range seen {
 		names = append(names, k)
@@ -44,11 +45,11 @@ func envRead() []string {
 }
 
 // secretKey reports whether name is a setting some function takes from the
-// Secrets Manager secret (runtime.SecretKeys): such a setting must never be
+// Secrets Manager secret (setup.SecretKeys): such a setting must never be
 // a plain variable in the template.
 func secretKey(name string) bool {
-	for _, f := range localserver.Functions {
-		for _, k := range runtime.SecretKeys(f.Needs) {
+	for _, f := range catalog.Functions {
+		for _, k := range setup.SecretKeys(f.Needs) {
 			if k.Name == name {
 				return true
 			}
@@ -79,7 +80,7 @@ func TestRoutesCoverTheFourFunctions(t *testing.T) {
 		}
 	}
 	registered := map[string]bool{}
-	for _, f := range localserver.Functions {
+	for _, f := range catalog.Functions {
 		registered[f.Name] = true
 	}
 	for _, name := range contractFunctions {
@@ -93,9 +94,9 @@ func TestEveryVariableTheCodeReadsIsSet(t *testing.T) {
 	tpl := load(t)
 	read := envRead()
 	if len(read) < 10 {
-		t.Fatalf("runtime.FromEnv read only %v", read)
+		t.Fatalf("setup.FromEnv read only %v", read)
 	}
-	for _, f := range localserver.Functions {
+	for _, f := range catalog.Functions {
 		id, ok := tpl.FunctionFor(f.Name)
 		if !ok {
 			t.Fatalf("%s not in the template", f.Name)
@@ -141,11 +142,11 @@ func TestSecretsAreNoEcho(t *testing.T) {
 		}
 		env[name] = *d
 	}
-	fromTemplate, err := runtime.FromEnv(func(k string) string { return env[k] })
+	fromTemplate, err := setup.FromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	unset, _ := runtime.FromEnv(func(string) string { return "" })
+	unset, _ := setup.FromEnv(func(string) string { return "" })
 	if !reflect.DeepEqual(fromTemplate, unset) {
 		t.Errorf("the template's defaults give %+v, the code's %+v", fromTemplate, unset)
 	}
@@ -202,16 +203,16 @@ func TestEveryCodeUriBuilds(t *testing.T) {
 	}
 }
 
-// Functions read configuration only through runtime.FromEnv, so the template
+// Functions read configuration only through setup.FromEnv, so the template
 // test above sees every variable.
-func TestOnlyRuntimeReadsTheEnvironment(t *testing.T) {
+func TestOnlySetupReadsTheEnvironment(t *testing.T) {
 	root := sam.Root()
 	for _, dir := range []string{"shared", "functions"} {
 		err := filepath.WalkDir(filepath.Join(root, dir), func(path string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
 				return err
 			}
-			if strings.HasSuffix(path, filepath.Join("shared", "runtime", "runtime.go")) {
+			if strings.HasSuffix(path, filepath.Join("shared", "setup", "setup.go")) {
 				return nil
 			}
 			f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
@@ -221,7 +222,7 @@ func TestOnlyRuntimeReadsTheEnvironment(t *testing.T) {
 			ast.Inspect(f, func(n ast.Node) bool {
 				if sel, ok := n.(*ast.SelectorExpr); ok {
 					if x, ok := sel.X.(*ast.Ident); ok && x.Name == "os" && (sel.Sel.Name == "Getenv" || sel.Sel.Name == "LookupEnv" || sel.Sel.Name == "Environ") {
-						t.Errorf("%s reads the environment directly (os.%s): go through runtime.FromEnv", path, sel.Sel.Name)
+						t.Errorf("%s reads the environment directly (os.%s): go through setup.FromEnv", path, sel.Sel.Name)
 					}
 				}
 				return true

@@ -17,6 +17,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/pvetenant/backend/functions/catalog"
+
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5"
 
@@ -24,8 +26,8 @@ import (
 	dbmigrate "github.com/pvetenant/backend/infra/migrate"
 	"github.com/pvetenant/backend/infra/pgcluster"
 	"github.com/pvetenant/backend/infra/supabase"
-	"github.com/pvetenant/backend/shared/runtime"
 	"github.com/pvetenant/backend/shared/secrets"
+	"github.com/pvetenant/backend/shared/setup"
 )
 
 // Options configure Run.
@@ -67,7 +69,7 @@ func Run(ctx context.Context, o Options) error {
 		o.Out = os.Stdout
 	}
 	if o.Logger == nil {
-		o.Logger = runtime.NewLogger(os.Stderr, slog.LevelInfo)
+		o.Logger = setup.NewLogger(os.Stderr, slog.LevelInfo)
 	}
 	began := time.Now()
 	// Both ports first, so a second stack fails in one line naming the
@@ -145,7 +147,7 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("demo data: %w", err)
 	}
 
-	cfg, err := runtime.FromEnv(func(k string) string {
+	cfg, err := setup.FromEnv(func(k string) string {
 		return map[string]string{
 			"DATABASE_URL":        dbURL,
 			"SUPABASE_JWT_SECRET": keys.JWTSecret,
@@ -156,7 +158,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	deps, err := runtime.Load(ctx, cfg, localserver.Merge(), o.Logger)
+	deps, err := setup.Load(ctx, cfg, catalog.Merge(), o.Logger)
 	if err != nil {
 		return err
 	}

@@ -62,7 +62,7 @@ var (
 )
 
 // SetOutput sets where lines go and returns a function restoring the
-// previous writer. Lines are discarded until then: runtime.MustLoad (the
+// previous writer. Lines are discarded until then: setup.MustLoad (the
 // Lambda main) sends them to stdout; the local server and tests keep their
 // output clean unless they ask.
 func SetOutput(w io.Writer) (restore func()) {

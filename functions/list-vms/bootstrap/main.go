@@ -4,9 +4,9 @@ package main
 import (
 	listvms "github.com/pvetenant/backend/functions/list-vms"
 	"github.com/pvetenant/backend/shared/lambdahttp"
-	"github.com/pvetenant/backend/shared/runtime"
+	"github.com/pvetenant/backend/shared/setup"
 )
 
 func main() {
-	lambdahttp.Start(listvms.New(runtime.MustLoad(listvms.Needs)))
+	lambdahttp.Start(listvms.New(setup.MustLoad(listvms.Needs)))
 }

@@ -4,9 +4,9 @@ package main
 import (
 	proxmoxservers "github.com/pvetenant/backend/functions/proxmox-servers"
 	"github.com/pvetenant/backend/shared/lambdahttp"
-	"github.com/pvetenant/backend/shared/runtime"
+	"github.com/pvetenant/backend/shared/setup"
 )
 
 func main() {
-	lambdahttp.Start(proxmoxservers.New(runtime.MustLoad(proxmoxservers.Needs)))
+	lambdahttp.Start(proxmoxservers.New(setup.MustLoad(proxmoxservers.Needs)))
 }

@@ -4,9 +4,9 @@ package main
 import (
 	tenantstats "github.com/pvetenant/backend/functions/tenant-stats"
 	"github.com/pvetenant/backend/shared/lambdahttp"
-	"github.com/pvetenant/backend/shared/runtime"
+	"github.com/pvetenant/backend/shared/setup"
 )
 
 func main() {
-	lambdahttp.Start(tenantstats.New(runtime.MustLoad(tenantstats.Needs)))
+	lambdahttp.Start(tenantstats.New(setup.MustLoad(tenantstats.Needs)))
 }

@@ -4,9 +4,9 @@ package main
 import (
 	"github.com/pvetenant/backend/functions/tenants"
 	"github.com/pvetenant/backend/shared/lambdahttp"
-	"github.com/pvetenant/backend/shared/runtime"
+	"github.com/pvetenant/backend/shared/setup"
 )
 
 func main() {
-	lambdahttp.Start(tenants.New(runtime.MustLoad(tenants.Needs)))
+	lambdahttp.Start(tenants.New(setup.MustLoad(tenants.Needs)))
 }

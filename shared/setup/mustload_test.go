@@ -1,4 +1,4 @@
-package runtime_test
+package setup_test
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pvetenant/backend/shared/runtime"
+	"github.com/pvetenant/backend/shared/setup"
 )
 
 // A function started without its configuration says what is missing in one
@@ -16,7 +16,7 @@ import (
 // serving requests it cannot answer.
 func TestMustLoadNamesWhatIsMissing(t *testing.T) {
 	if os.Getenv("MUSTLOAD_CHILD") == "1" {
-		runtime.MustLoad(runtime.Needs{Database: true, Credentials: true})
+		setup.MustLoad(setup.Needs{Database: true, Credentials: true})
 		os.Exit(0) // not reached when the configuration is incomplete
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestMustLoadNamesWhatIsMissing$")

@@ -1,4 +1,4 @@
-package runtime_test
+package setup_test
 
 import (
 	"bytes"
@@ -20,7 +20,7 @@ import (
 	"github.com/pvetenant/backend/infra/sweep"
 	"github.com/pvetenant/backend/infra/testdb"
 	"github.com/pvetenant/backend/shared/awssecrets/smtest"
-	"github.com/pvetenant/backend/shared/runtime"
+	"github.com/pvetenant/backend/shared/setup"
 )
 
 func TestMain(m *testing.M) { os.Exit(testdb.Run(m)) }
@@ -73,7 +73,7 @@ func dbPassword(u string) string {
 
 // load builds a function's Deps as its Lambda main does, with the world's
 // environment changed by edit; logs are captured and swept.
-func (w *world) load(t *testing.T, need runtime.Needs, edit map[string]string) (*runtime.Deps, *bytes.Buffer) {
+func (w *world) load(t *testing.T, need setup.Needs, edit map[string]string) (*setup.Deps, *bytes.Buffer) {
 	t.Helper()
 	env := map[string]string{}
 	for k, v := range w.env {
@@ -83,12 +83,12 @@ func (w *world) load(t *testing.T, need runtime.Needs, edit map[string]string) (
 		env[k] = v
 	}
 	getenv := func(k string) string { return env[k] }
-	c, err := runtime.FromEnv(getenv)
+	c, err := setup.FromEnv(getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	logs := &bytes.Buffer{}
-	d, err := runtime.LoadWithSecrets(context.Background(), c, need, getenv, slog.New(slog.NewJSONHandler(logs, nil)))
+	d, err := setup.LoadWithSecrets(context.Background(), c, need, getenv, slog.New(slog.NewJSONHandler(logs, nil)))
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}

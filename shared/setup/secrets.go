@@ -1,4 +1,4 @@
-package runtime
+package setup
 
 import (
 	"context"
@@ -25,7 +25,7 @@ func SecretKeys(need Needs) []awssecrets.Key {
 	if need.Credentials {
 		keys = append(keys, awssecrets.Key{Name: "CREDENTIALS_KEY", Required: true}, awssecrets.Key{Name: "CREDENTIALS_PREVIOUS_KEYS"})
 	}
-	if need.ServiceRole {
+	if need.MayReceiveServiceRoleKey {
 		keys = append(keys, awssecrets.Key{Name: "SUPABASE_SERVICE_ROLE_KEY"})
 	}
 	return keys

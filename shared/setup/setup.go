@@ -1,7 +1,7 @@
-// Package runtime turns the environment into what a function needs: the
+// Package setup turns the environment into what a function needs: the
 // token verifier, the database pool, the credentials keyring and the Proxmox
 // client options. The same variable names configure Lambda and the local server.
-package runtime
+package setup
 
 import (
 	"context"
@@ -48,9 +48,9 @@ type Config struct {
 
 // Needs says which settings a function cannot start without.
 type Needs struct {
-	Database    bool
-	Credentials bool // CREDENTIALS_KEY (and CREDENTIALS_PREVIOUS_KEYS)
-	ServiceRole bool // SUPABASE_SERVICE_ROLE_KEY: only a function that invites users gets it
+	Database                 bool
+	Credentials              bool // CREDENTIALS_KEY (and CREDENTIALS_PREVIOUS_KEYS)
+	MayReceiveServiceRoleKey bool // SUPABASE_SERVICE_ROLE_KEY: only a function that invites users gets it
 }
 
 // FromEnv reads the configuration; getenv is os.Getenv outside tests.
