@@ -23,14 +23,6 @@ const (
 	Version = "1"
 )
 
-// JSONSchemaExtend makes each resource a guest or a storage entry (the Go
-// type is []any because the handler merges both kinds in one sorted list).
-func (ResourcesAnswer) JSONSchemaExtend(s *jsonschema.Schema) {
-	if p, ok := s.Properties.Get("resources"); ok {
-		p.Items = &jsonschema.Schema{OneOf: []*jsonschema.Schema{{Ref: "#/$defs/VM"}, {Ref: "#/$defs/Storage"}}}
-	}
-}
-
 func reflector() *jsonschema.Reflector {
 	return &jsonschema.Reflector{
 		// Answers carry exactly the documented fields: a field the document

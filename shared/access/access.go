@@ -8,8 +8,10 @@ import (
 	"errors"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pvetenant/backend/shared/apperr"
+	"github.com/pvetenant/backend/shared/db"
 )
 
 // Permission is one line of the contract's role table.
@@ -110,4 +112,60 @@ func Load(ctx context.Context, q Querier, userID, tenantID string) (Access, erro
 // IsNotFound reports whether err means "not found or not visible".
 func IsNotFound(err error) bool {
 	return apperr.KindOf(err) == apperr.NotFound || errors.Is(err, pgx.ErrNoRows)
+}
+
+// Requirement is what a caller must hold in a tenant: a Permission, a
+// Permission with its own refusal (Or), or SystemAdminOnly.
+type Requirement interface {
+	check(Access) error
+}
+
+func (p Permission) check(a Access) error { return a.Require(p) }
+
+// Or is p, refused with denied instead of the role table's sentence.
+func (p Permission) Or(denied error) Requirement { return rule{func(a Access) bool { return a.Can(p) }, denied} }
+
+// SystemAdminOnly is held only by a system admin, refused with denied.
+func SystemAdminOnly(denied error) Requirement {
+	return rule{func(a Access) bool { return a.SystemAdmin }, denied}
+}
+
+type rule struct {
+	holds  func(Access) bool
+	denied error
+}
+
+func (r rule) check(a Access) error {
+	if r.holds(a) {
+		return nil
+	}
+	return r.denied
+}
+
+// In runs fn in one transaction as the caller (db.AsUser), in tenantID, once
+// the caller holds need: a tenant the caller cannot see is 404, a missing
+// permission 403, a deleted account 401, before fn runs. It is the one
+// place a store says "in this tenant, with this permission, as this caller".
+func In(ctx context.Context, pool *pgxpool.Pool, c db.Caller, tenantID string, need Requirement, fn func(tx pgx.Tx, a Access) error) error {
+	return db.AsUser(ctx, pool, c, func(tx pgx.Tx) error {
+		a, err := Load(ctx, tx, c.UserID, tenantID)
+		if err != nil {
+			return err
+		}
+		if err := need.check(a); err != nil {
+			return err
+		}
+		return fn(tx, a)
+	})
+}
+
+// Check reads the caller's standing in tenantID in one round trip
+// (db.AsCaller) and refuses as In does, for work that needs no transaction
+// afterwards (a Proxmox call, a cached read).
+func Check(ctx context.Context, pool *pgxpool.Pool, c db.Caller, tenantID string, need Requirement) (Access, error) {
+	a, err := Load(ctx, db.AsCaller{Pool: pool, Caller: c}, c.UserID, tenantID)
+	if err != nil {
+		return a, err
+	}
+	return a, need.check(a)
 }

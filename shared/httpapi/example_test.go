@@ -13,23 +13,35 @@ import (
 	"github.com/pvetenant/backend/shared/httpapi"
 )
 
-// A function is a name, its actions, and the action each method means when
-// the request names none. Errors carry a kind that maps to one status.
+// helloRequest is the request of the "hello" action: Parse is the one place
+// it is checked.
+type helloRequest struct {
+	Name string `json:"name"`
+}
+
+func (q *helloRequest) Parse(p httpapi.Params) (err error) {
+	q.Name, err = p.RequiredString("name", 40)
+	return err
+}
+
+type greeting struct {
+	Greeting string `json:"greeting"`
+}
+
+// A function is a name, its typed operations (parse → call → encode), and
+// the action each method means when the request names none. Errors carry a
+// kind that maps to one status.
 func ExampleServer_Handler() {
 	s := &httpapi.Server{Verifier: anyone{}, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 	h := s.Handler(httpapi.Function{
 		Name: "greetings",
-		Actions: map[string]httpapi.Action{
-			"hello": func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
-				name, err := r.Params.RequiredString("name", 40)
-				if err != nil {
-					return nil, err // 400 with a sentence naming the field
-				}
-				return httpapi.OK(map[string]string{"greeting": "Hello, " + name}), nil
-			},
-			"forbidden": func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
-				return nil, apperr.New(apperr.Forbidden, "Only an admin may do that.")
-			},
+		Operations: []httpapi.Operation{
+			httpapi.Get("hello", "Greet someone", func(ctx context.Context, r *httpapi.Request, q helloRequest) (greeting, error) {
+				return greeting{"Hello, " + q.Name}, nil // a missing name never gets here: 400 naming the field
+			}),
+			httpapi.Get("forbidden", "Refuse", func(ctx context.Context, r *httpapi.Request, _ httpapi.NoParams) (greeting, error) {
+				return greeting{}, apperr.New(apperr.Forbidden, "Only an admin may do that.")
+			}),
 		},
 		ByMethod: map[string]string{http.MethodPost: "hello"},
 	})

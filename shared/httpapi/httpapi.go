@@ -84,12 +84,25 @@ func Accepted(body any) *Response { return &Response{Status: http.StatusAccepted
 // Action handles one action of a function.
 type Action func(ctx context.Context, r *Request) (*Response, error)
 
-// Function is one deployed function: its actions and, for requests that name
-// none, the action each HTTP method means.
+// Function is one deployed function: its operations and, for requests that
+// name none, the action each HTTP method means.
 type Function struct {
-	Name     string
-	Actions  map[string]Action
-	ByMethod map[string]string // e.g. GET: "list", POST: "create"
+	Name       string
+	Operations []Operation
+	Actions    map[string]Action // untyped actions, beside Operations (tests, the unknown-function answer)
+	ByMethod   map[string]string // e.g. GET: "list", POST: "create"
+}
+
+// actions is every action of f by name, typed or not.
+func (f Function) actions() map[string]Action {
+	m := make(map[string]Action, len(f.Actions)+len(f.Operations))
+	for n, a := range f.Actions {
+		m[n] = a
+	}
+	for _, op := range f.Operations {
+		m[op.Action] = op.Handle
+	}
+	return m
 }
 
 const (
@@ -107,6 +120,7 @@ func (s *Server) Handler(f Function) http.Handler {
 	if timeout <= 0 {
 		timeout = 25 * time.Second
 	}
+	f.Actions = f.actions()
 	names := make([]string, 0, len(f.Actions))
 	for n := range f.Actions {
 		names = append(names, n)
