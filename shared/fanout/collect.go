@@ -1,0 +1,48 @@
+package fanout
+
+import (
+	"context"
+
+	"github.com/pvetenant/backend/shared/proxmox"
+	"github.com/pvetenant/backend/shared/targets"
+)
+
+// Result is one server's typed answer beside its health. Value is the zero
+// value unless Health.Online().
+type Result[T any] struct {
+	Health Health
+	Value  T
+}
+
+// Collect is Each with typed answers: fn's value for each server that
+// answered, in the order given, each with its health. A panic in fn is that
+// server's status: error, as in Each.
+func Collect[T any](ctx context.Context, r Runner, servers []targets.Server, fn func(ctx context.Context, s targets.Server, c *proxmox.Client) (T, error)) []Result[T] {
+	values := make([]T, len(servers))
+	health := r.Each(ctx, servers, func(ctx context.Context, i int, c *proxmox.Client) error {
+		// Endpoints are tried one after another (proxmox.Multi), never at
+		// once, so values[i] has one writer at a time.
+		v, err := fn(ctx, servers[i], c)
+		if err == nil {
+			values[i] = v
+		}
+		return err
+	})
+	out := make([]Result[T], len(servers))
+	for i := range servers {
+		out[i] = Result[T]{Health: health[i]}
+		if health[i].Online() {
+			out[i].Value = values[i]
+		}
+	}
+	return out
+}
+
+// Healths is the health of each result, for an answer's "servers".
+func Healths[T any](rs []Result[T]) []Health {
+	out := make([]Health, len(rs))
+	for i := range rs {
+		out[i] = rs[i].Health
+	}
+	return out
+}
