@@ -74,8 +74,8 @@ func toString(v any) string {
 	return "x"
 }
 
-// parseCAPEM reads `caPem`, the cluster's /etc/pve/pve-root-ca.pem ("" or
-// null clears it); given is false when absent.
+// parseCAPEM reads `caPem`, the cluster's /etc/pve/pve-root-ca.pem ("" clears
+// it); given is false when absent or null.
 func parseCAPEM(p httpapi.Params) (pem string, given bool, err error) {
 	if !p.Has("caPem") {
 		return "", false, nil
@@ -123,6 +123,39 @@ func needsCredentialsAgain(cur store.Server, f ServerFields) bool {
 		}
 	}
 	return false
+}
+
+// ClusterReport is what `test` found in /cluster/status: the cluster's name,
+// quorum and nodes, offered as suggested endpoints. Nothing is added without
+// an explicit update: the ip PVE reports is the corosync ring address,
+// often unreachable from outside.
+type ClusterReport struct {
+	Name               string              `json:"name,omitempty"`
+	Clustered          bool                `json:"clustered"`
+	Quorate            *bool               `json:"quorate"`
+	SuggestedEndpoints []SuggestedEndpoint `json:"suggestedEndpoints"`
+}
+
+// SuggestedEndpoint is one node of /cluster/status.
+type SuggestedEndpoint struct {
+	Node   string `json:"node"`
+	IP     string `json:"ip,omitempty"`
+	Online bool   `json:"online"`
+}
+
+// EndpointReport is one endpoint's certificate as `test` saw it, with a
+// handshake only (nothing sent).
+type EndpointReport struct {
+	Endpoint       string `json:"endpoint"`
+	TLSFingerprint string `json:"tlsFingerprint,omitempty"`
+	ChainsToCA     *bool  `json:"chainsToCa,omitempty"` // null without a CA
+	Error          string `json:"error,omitempty"`
+}
+
+// SameCluster names another server of the tenant that is the same cluster.
+type SameCluster struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
 }
 
 func reportOf(cs proxmox.ClusterStatus) *ClusterReport {
@@ -267,6 +300,22 @@ func (h *handler) sameClusterOfRow(ctx context.Context, r *httpapi.Request, tena
 	}
 	same, _ := h.sameClusterAs(ctx, r, tenantID, id, cs)
 	return same
+}
+
+// TestCluster is what `test` adds for clusters.
+type TestCluster struct {
+	// Endpoint is the host:port that answered.
+	Endpoint string `json:"endpoint,omitempty"`
+	// Cluster is /cluster/status: name, quorum, and the nodes as suggested
+	// endpoints (added only by an explicit update).
+	Cluster *ClusterReport `json:"cluster,omitempty"`
+	// Endpoints shows each endpoint's certificate and whether it chains to
+	// the given CA.
+	Endpoints []EndpointReport `json:"endpoints,omitempty"`
+	// SameCluster lists the tenant's other servers that are this cluster.
+	SameCluster []SameCluster `json:"sameCluster,omitempty"`
+
+	status *proxmox.ClusterStatus
 }
 
 // probeVia is probe through every endpoint (failover as for any call), and

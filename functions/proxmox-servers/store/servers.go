@@ -75,10 +75,8 @@ func (s *Store) List(ctx context.Context, c db.Caller, tenantID string) ([]Serve
 }
 
 func (t *Tx) get(ctx context.Context, id string) (Server, error) {
-	rows, err := t.tx.Query(ctx, `select `+columns+` from public.proxmox_servers s where s.id = $1`, id)
-	if err != nil {
-		return Server{}, err
-	}
+	// A failed Query reports through rows too (pgx).
+	rows, _ := t.tx.Query(ctx, `select `+columns+` from public.proxmox_servers s where s.id = $1`, id)
 	s, err := pgx.CollectExactlyOneRow(rows, scanServer)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return s, ErrServerNotFound
@@ -151,33 +149,17 @@ func (t *Tx) Update(ctx context.Context, id string, c Changes) (Server, error) {
 		args = append(args, v)
 		set = append(set, fmt.Sprintf(assign, len(args)))
 	}
-	if c.TenantID != nil {
-		add("tenant_id = $%d", *c.TenantID)
-	}
-	if c.Name != nil {
-		add("name = $%d", *c.Name)
-	}
-	if c.Host != nil {
-		add("host = $%d", *c.Host)
-	}
-	if c.Port != nil {
-		add("port = $%d", *c.Port)
-	}
-	if c.VerifyTLS != nil {
-		add("verify_ssl = $%d", *c.VerifyTLS)
-	}
-	if c.TLSFingerprint != nil {
-		add("tls_fingerprint = nullif($%d, '')", *c.TLSFingerprint)
-	}
-	if c.IsActive != nil {
-		add("is_active = $%d", *c.IsActive)
-	}
+	setIf(add, "tenant_id = $%d", c.TenantID)
+	setIf(add, "name = $%d", c.Name)
+	setIf(add, "host = $%d", c.Host)
+	setIf(add, "port = $%d", c.Port)
+	setIf(add, "verify_ssl = $%d", c.VerifyTLS)
+	setIf(add, "tls_fingerprint = nullif($%d, '')", c.TLSFingerprint)
+	setIf(add, "is_active = $%d", c.IsActive)
 	if c.Endpoints != nil {
 		add("endpoints = $%d::jsonb", endpointsJSON(*c.Endpoints))
 	}
-	if c.CAPEM != nil {
-		add("ca_pem = nullif($%d, '')", *c.CAPEM)
-	}
+	setIf(add, "ca_pem = nullif($%d, '')", c.CAPEM)
 	if len(set) > 0 {
 		tag, err := t.tx.Exec(ctx, `update public.proxmox_servers set `+strings.Join(set, ", ")+` where id = $1`, args...)
 		if err != nil {
@@ -193,6 +175,13 @@ func (t *Tx) Update(ctx context.Context, id string, c Changes) (Server, error) {
 		}
 	}
 	return t.get(ctx, id)
+}
+
+// setIf adds assign with *v when v is given.
+func setIf[T any](add func(assign string, v any), assign string, v *T) {
+	if v != nil {
+		add(assign, *v)
+	}
 }
 
 // Delete deletes server id.
