@@ -79,7 +79,7 @@ type UpdateServerRequest struct {
 	IsActive bool   `json:"isActive,omitempty"`
 	ServerFields
 
-	isActiveGiven bool
+	isActiveGiven bool // false is a value
 	// moveTo is tenantId: a system admin, or a manager of both tenants,
 	// moves the server there. It is not in the document.
 	moveTo string
