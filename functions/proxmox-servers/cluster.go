@@ -9,10 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/pvetenant/backend/shared/apperr"
-	"github.com/pvetenant/backend/shared/db"
+	"github.com/pvetenant/backend/functions/proxmox-servers/store"
 	"github.com/pvetenant/backend/shared/fanout"
 	"github.com/pvetenant/backend/shared/httpapi"
 	"github.com/pvetenant/backend/shared/proxmox"
@@ -23,48 +20,48 @@ import (
 const maxEndpoints = 16
 
 // parseEndpoints reads `endpoints`: an array of {host, port?, tlsFingerprint?}
-// ([] removes them all). nil when not given.
-func parseEndpoints(p httpapi.Params) (*[]proxmox.Endpoint, error) {
+// ([] or null removes them all); given is false when absent.
+func parseEndpoints(p httpapi.Params) (out []EndpointInput, given bool, err error) {
 	raw, ok := p.Raw("endpoints")
 	if !ok {
-		return nil, nil
+		return nil, false, nil
 	}
 	list, ok := raw.([]any)
 	if !ok && raw != nil {
-		return nil, bad("endpoints must be an array of {host, port, tlsFingerprint}.")
+		return nil, false, bad("endpoints must be an array of {host, port, tlsFingerprint}.")
 	}
 	if len(list) > maxEndpoints {
-		return nil, bad("At most " + strconv.Itoa(maxEndpoints) + " further endpoints.")
+		return nil, false, bad("At most " + strconv.Itoa(maxEndpoints) + " further endpoints.")
 	}
-	out := []proxmox.Endpoint{}
+	out = []EndpointInput{}
 	for i, v := range list {
 		o, ok := v.(map[string]any)
 		at := "endpoints[" + strconv.Itoa(i) + "]"
 		if !ok {
-			return nil, bad(at + " must be an object {host, port, tlsFingerprint}.")
+			return nil, false, bad(at + " must be an object {host, port, tlsFingerprint}.")
 		}
 		h, _ := o["host"].(string)
 		host, err := validHost(strings.TrimSpace(h))
 		if err != nil || h == "" {
-			return nil, bad(at + ".host must be a host name or an IP address.")
+			return nil, false, bad(at + ".host must be a host name or an IP address.")
 		}
-		e := proxmox.Endpoint{Host: host, Port: proxmox.DefaultPort}
+		e := EndpointInput{Host: host, Port: proxmox.DefaultPort}
 		if pv, ok := o["port"]; ok && pv != nil {
 			n, err := strconv.Atoi(strings.TrimSpace(toString(pv)))
 			if err != nil || n < 1 || n > 65535 {
-				return nil, bad(at + ".port must be between 1 and 65535.")
+				return nil, false, bad(at + ".port must be between 1 and 65535.")
 			}
 			e.Port = n
 		}
 		if fv, ok := o["tlsFingerprint"]; ok && fv != nil && fv != "" {
 			s, _ := fv.(string)
-			if e.Fingerprint, err = normalizeFingerprint(s); err != nil {
-				return nil, bad(at + ".tlsFingerprint must be a SHA-256 fingerprint in colon hex.")
+			if e.TLSFingerprint, err = normalizeFingerprint(s); err != nil {
+				return nil, false, bad(at + ".tlsFingerprint must be a SHA-256 fingerprint in colon hex.")
 			}
 		}
 		out = append(out, e)
 	}
-	return &out, nil
+	return out, true, nil
 }
 
 func toString(v any) string {
@@ -77,35 +74,26 @@ func toString(v any) string {
 	return "x"
 }
 
-// parseCAPEM reads `caPem`, the cluster's /etc/pve/pve-root-ca.pem ("" clears).
-func parseCAPEM(p httpapi.Params) (*string, error) {
+// parseCAPEM reads `caPem`, the cluster's /etc/pve/pve-root-ca.pem ("" clears
+// it); given is false when absent or null.
+func parseCAPEM(p httpapi.Params) (pem string, given bool, err error) {
 	if !p.Has("caPem") {
-		return nil, nil
+		return "", false, nil
 	}
 	// PEM has newlines, which OptionalString refuses.
 	raw, _ := p.Raw("caPem")
 	s, isString := raw.(string)
 	if raw != nil && !isString || len(s) > 16384 {
-		return nil, bad("caPem must be a PEM certificate of at most 16384 characters.")
+		return "", false, bad("caPem must be a PEM certificate of at most 16384 characters.")
 	}
 	s = strings.TrimSpace(s)
 	if s == "" {
-		empty := ""
-		return &empty, nil
+		return "", true, nil
 	}
 	if err := proxmox.ValidClusterCA(s); err != nil {
-		return nil, bad("caPem must be the cluster's CA certificate (the PEM of /etc/pve/pve-root-ca.pem): " + err.Error() + ".")
+		return "", false, bad("caPem must be the cluster's CA certificate (the PEM of /etc/pve/pve-root-ca.pem): " + err.Error() + ".")
 	}
-	s += "\n"
-	return &s, nil
-}
-
-func endpointsJSON(eps []proxmox.Endpoint) string {
-	if len(eps) == 0 {
-		return "[]"
-	}
-	b, _ := json.Marshal(eps)
-	return string(b)
+	return s + "\n", true, nil
 }
 
 // needsCredentialsAgain: the stored secret must not follow the server to an
@@ -114,32 +102,27 @@ func endpointsJSON(eps []proxmox.Endpoint) string {
 // endpoints that only the unchanged cluster CA vouches for does not, because
 // a certificate from that CA proves the endpoint is a node of the cluster
 // the credentials belong to.
-func needsCredentialsAgain(cur Server, eps *[]proxmox.Endpoint, ca *string) bool {
+func needsCredentialsAgain(cur store.Server, f ServerFields) bool {
 	curCA := ""
 	if cur.CAPEM != nil {
 		curCA = *cur.CAPEM
 	}
-	if ca != nil && *ca != curCA {
+	if f.given.caPEM && f.CAPEM != curCA {
 		return true
 	}
-	if eps == nil || endpointsJSON(*eps) == endpointsJSON(cur.endpoints()) {
+	before, eps := cur.ClusterEndpoints(), f.endpoints()
+	if !f.given.endpoints || slices.Equal(eps, before) {
 		return false
 	}
 	if curCA == "" {
 		return true
 	}
-	for _, e := range *eps {
-		if e.Fingerprint != "" && !slices.Contains(cur.endpoints(), e) {
+	for _, e := range eps {
+		if e.Fingerprint != "" && !slices.Contains(before, e) {
 			return true
 		}
 	}
 	return false
-}
-
-func (s Server) endpoints() []proxmox.Endpoint {
-	var eps []proxmox.Endpoint
-	_ = json.Unmarshal(s.Endpoints, &eps)
-	return eps
 }
 
 // ClusterReport is what `test` found in /cluster/status: the cluster's name,
@@ -210,7 +193,7 @@ func (h *handler) endpointReports(ctx context.Context, t proxmox.Target, eps []p
 		go func(i int, e proxmox.Endpoint) {
 			defer wg.Done()
 			defer func() { _ = recover() }()
-			certs, err := proxmox.PeekCertificates(ctx, e.Host, e.Port, h.d.Proxmox)
+			certs, err := proxmox.PeekCertificates(ctx, e.Host, e.Port, h.proxmox)
 			if err != nil {
 				out[i].Error = proxmox.Describe(err)
 				return
@@ -234,28 +217,18 @@ func (h *handler) sameClusterAs(ctx context.Context, r *httpapi.Request, tenantI
 	if id == "" {
 		return nil, nil
 	}
-	var servers []targets.Server
-	err := db.AsUser(ctx, h.d.Pool, r.DB(), func(tx pgx.Tx) error {
-		var err error
-		servers, err = targets.Load(ctx, tx, h.d.Keyring, targets.Filter{TenantID: tenantID})
-		return err
-	})
+	servers, err := h.store.Targets(ctx, r.DB(), tenantID, "")
 	if err != nil {
 		return nil, err
 	}
 	servers = slices.DeleteFunc(servers, func(s targets.Server) bool { return s.ID == exclude })
-	ids := make([]string, len(servers))
-	runner := fanout.Runner{Proxmox: h.d.Proxmox, Clients: h.d.Clients}
-	runner.Each(ctx, servers, func(ctx context.Context, i int, c *proxmox.Client) error {
+	ids := fanout.Collect(ctx, h.runner, servers, func(ctx context.Context, _ targets.Server, c *proxmox.Client) (string, error) {
 		other, err := c.ClusterStatus(ctx)
-		if err == nil {
-			ids[i] = clusterID(other)
-		}
-		return err
+		return clusterID(other), err
 	})
 	var out []SameCluster
 	for i, s := range servers {
-		if ids[i] == id {
+		if ids[i].Value == id {
 			out = append(out, SameCluster{ID: s.ID, Name: s.Name})
 		}
 	}
@@ -267,7 +240,7 @@ func (h *handler) sameClusterAs(ctx context.Context, r *httpapi.Request, tenantI
 func (h *handler) probeCluster(ctx context.Context, key string, t proxmox.Target, eps []proxmox.Endpoint) (proxmox.ClusterStatus, bool) {
 	ctx, cancel := context.WithTimeout(ctx, h.timeout())
 	defer cancel()
-	m := proxmox.NewMulti(key, t, eps, h.d.Proxmox)
+	m := proxmox.NewMulti(key, t, eps, h.proxmox)
 	defer m.CloseIdleConnections()
 	var cs proxmox.ClusterStatus
 	_, err := m.Do(ctx, func(ctx context.Context, c *proxmox.Client) error {
@@ -279,28 +252,11 @@ func (h *handler) probeCluster(ctx context.Context, key string, t proxmox.Target
 }
 
 func (h *handler) timeout() (d time.Duration) {
-	d = h.d.Proxmox.Timeout
+	d = h.proxmox.Timeout
 	if d <= 0 {
 		d = proxmox.DefaultTimeout
 	}
 	return d
-}
-
-func sameClusterError(same []SameCluster) error {
-	return apperr.New(apperr.Conflict, "This is the same cluster as server \""+same[0].Name+
-		"\" (same cluster name and nodes). Add this address as an endpoint of that server instead, so the cluster is counted once.").
-		WithCode("same_cluster")
-}
-
-func createCluster(in input) (eps, ca string) {
-	eps = "[]"
-	if in.endpoints != nil {
-		eps = endpointsJSON(*in.endpoints)
-	}
-	if in.caPEM != nil {
-		ca = *in.caPEM
-	}
-	return eps, ca
 }
 
 // refuseSameCluster answers 409 same_cluster at create when the new server
@@ -308,30 +264,21 @@ func createCluster(in input) (eps, ca string) {
 // is. The caller runs it after access and admission (admitProbe,
 // admitEndpoints); a target nothing verifies is never called; an
 // unreachable one is created as before.
-func (h *handler) refuseSameCluster(ctx context.Context, r *httpapi.Request, in input, port int, verify bool, fp string) error {
-	t := proxmox.Target{Host: *in.host, Port: port, VerifyTLS: verify, Fingerprint: fp,
-		TokenID: in.creds.TokenID, TokenSecret: in.creds.TokenSecret,
-		Username: in.creds.Username, Password: in.creds.Password}
-	var eps []proxmox.Endpoint
-	if in.endpoints != nil {
-		eps = *in.endpoints
-	}
-	if in.caPEM != nil {
-		t.ClusterCA = *in.caPEM
-	}
-	if !verify && fp == "" && t.ClusterCA == "" && !slices.ContainsFunc(eps, func(e proxmox.Endpoint) bool { return e.Fingerprint != "" }) {
+func (h *handler) refuseSameCluster(ctx context.Context, r *httpapi.Request, q CreateServerRequest) error {
+	t, eps := q.target(), q.endpoints()
+	if !t.VerifyTLS && t.Fingerprint == "" && t.ClusterCA == "" && !slices.ContainsFunc(eps, func(e proxmox.Endpoint) bool { return e.Fingerprint != "" }) {
 		return nil
 	}
 	cs, ok := h.probeCluster(ctx, "probe", t, eps)
 	if !ok {
 		return nil
 	}
-	same, err := h.sameClusterAs(ctx, r, *in.tenantID, "", cs)
+	same, err := h.sameClusterAs(ctx, r, q.TenantID, "", cs)
 	if err != nil {
 		return err
 	}
 	if len(same) > 0 {
-		return sameClusterError(same)
+		return errSameCluster(same[0].Name)
 	}
 	return nil
 }
@@ -339,18 +286,12 @@ func (h *handler) refuseSameCluster(ctx context.Context, r *httpapi.Request, in 
 // sameClusterOfRow is sameClusterAs for a saved server (update shows it).
 // Failures only mean nothing is shown.
 func (h *handler) sameClusterOfRow(ctx context.Context, r *httpapi.Request, tenantID, id string) []SameCluster {
-	var servers []targets.Server
-	err := db.AsUser(ctx, h.d.Pool, r.DB(), func(tx pgx.Tx) error {
-		var err error
-		servers, err = targets.Load(ctx, tx, h.d.Keyring, targets.Filter{TenantID: tenantID, ServerID: id})
-		return err
-	})
+	servers, err := h.store.Targets(ctx, r.DB(), tenantID, id)
 	if err != nil || len(servers) != 1 || servers[0].Problem != "" {
 		return nil
 	}
 	var cs proxmox.ClusterStatus
-	runner := fanout.Runner{Proxmox: h.d.Proxmox, Clients: h.d.Clients}
-	if err := runner.One(ctx, servers[0], func(ctx context.Context, c *proxmox.Client) error {
+	if err := h.runner.One(ctx, servers[0], func(ctx context.Context, c *proxmox.Client) error {
 		var err error
 		cs, err = c.ClusterStatus(ctx)
 		return err
@@ -377,37 +318,6 @@ type TestCluster struct {
 	status *proxmox.ClusterStatus
 }
 
-func (h *handler) adHocCluster(ctx context.Context, r *httpapi.Request) (proxmox.Target, []proxmox.Endpoint, string, error) {
-	t, err := h.adHocTarget(ctx, r)
-	if err != nil {
-		return t, nil, "", err
-	}
-	in, err := parseInput(r.Params)
-	if err != nil {
-		return t, nil, "", err
-	}
-	var eps []proxmox.Endpoint
-	if in.endpoints != nil {
-		eps = *in.endpoints
-		// The same admission as the primary got in adHocTarget.
-		var forbidden error
-		err = db.AsUser(ctx, h.d.Pool, r.DB(), func(tx pgx.Tx) error {
-			forbidden, err = h.admitEndpoints(ctx, tx, r, *in.tenantID, in.endpoints, nil)
-			return err
-		})
-		if err == nil {
-			err = forbidden
-		}
-		if err != nil {
-			return t, nil, "", err
-		}
-	}
-	if in.caPEM != nil {
-		t.ClusterCA = *in.caPEM
-	}
-	return t, eps, *in.tenantID, nil
-}
-
 // probeVia is probe through every endpoint (failover as for any call), and
 // reads /cluster/status on the endpoint that answered.
 func (h *handler) probeVia(ctx context.Context, key string, t proxmox.Target, eps []proxmox.Endpoint, problem string, problemStatus proxmox.Status) TestResult {
@@ -423,7 +333,7 @@ func (h *handler) probeVia(ctx context.Context, key string, t proxmox.Target, ep
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.timeout())
 	defer cancel()
-	m := proxmox.NewMulti(key, t, eps, h.d.Proxmox)
+	m := proxmox.NewMulti(key, t, eps, h.proxmox)
 	defer m.CloseIdleConnections()
 	start := time.Now()
 	var p proxmox.ProbeResult
@@ -467,7 +377,7 @@ func (h *handler) probeVia(ctx context.Context, key string, t proxmox.Target, ep
 func (h *handler) readStatus(ctx context.Context, t proxmox.Target, res *TestResult) {
 	ctx, cancel := context.WithTimeout(ctx, h.timeout())
 	defer cancel()
-	c, err := proxmox.NewClient(t, h.d.Proxmox)
+	c, err := proxmox.NewClient(t, h.proxmox)
 	if err != nil {
 		return
 	}
@@ -495,17 +405,14 @@ func (h *handler) describeCluster(ctx context.Context, r *httpapi.Request, res *
 // admitEndpoints applies admitProbe (address guard, probing limits) to each
 // endpoint that is new compared with before, so the guard holds for every
 // endpoint at create and update too, not only when dialled.
-func (h *handler) admitEndpoints(ctx context.Context, tx pgx.Tx, r *httpapi.Request, tenantID string, eps *[]proxmox.Endpoint, before []proxmox.Endpoint) (forbidden, err error) {
-	if eps == nil {
-		return nil, nil
-	}
-	for _, e := range *eps {
+func (h *handler) admitEndpoints(ctx context.Context, t *store.Tx, r *httpapi.Request, tenantID string, eps, before []proxmox.Endpoint) error {
+	for _, e := range eps {
 		if slices.ContainsFunc(before, func(b proxmox.Endpoint) bool { return b.Host == e.Host && b.Port == e.Port }) {
 			continue
 		}
-		if forbidden, err = h.admitProbe(ctx, tx, r, tenantID, e.Host, e.Port); err != nil || forbidden != nil {
-			return forbidden, err
+		if err := h.admitProbe(ctx, t, r, tenantID, e.Host, e.Port); err != nil {
+			return err
 		}
 	}
-	return nil, nil
+	return nil
 }

@@ -231,6 +231,33 @@ func TestUpdateReplacesSecretOnlyWhenGiven(t *testing.T) {
 	noSecrets(t, e)
 }
 
+// An edit changes what it names and nothing else: an absent field stays as
+// it is, false is a value, and "" clears the pin.
+func TestUpdateChangesOnlyWhatIsGiven(t *testing.T) {
+	e := newEnv(t)
+	pin := strings.Repeat("AB:", 31) + "AB"
+	s := server(t, functest.Expect(t, createServer(t, e, functest.AdminA, obj{"tlsFingerprint": strings.ToLower(pin)}), http.StatusCreated))
+	if s["tls_fingerprint"] != pin || s["verify_ssl"] != true || s["is_active"] != true {
+		t.Fatalf("created row: %v", s)
+	}
+	edit := func(p obj) map[string]any {
+		t.Helper()
+		p["serverId"] = s["id"]
+		return server(t, functest.Expect(t, e.Call(functest.ManagerA, http.MethodPatch, fn, p), http.StatusOK))
+	}
+	if got := edit(obj{"verifyTls": false}); got["verify_ssl"] != false || got["tls_fingerprint"] != pin || got["is_active"] != true ||
+		got["name"] != "pve-lab" || got["host"] != "pve1.acme.test" || got["port"] != float64(8006) {
+		t.Fatalf("verifyTls false: %v", got)
+	}
+	if got := edit(obj{"isActive": false}); got["is_active"] != false || got["verify_ssl"] != false || got["tls_fingerprint"] != pin {
+		t.Fatalf("isActive false: %v", got)
+	}
+	if got := edit(obj{"tlsFingerprint": ""}); got["tls_fingerprint"] != nil || got["verify_ssl"] != false || got["is_active"] != false ||
+		got["has_credentials"] != true || got["credentials_version"] != s["credentials_version"] {
+		t.Fatalf("pin cleared: %v", got)
+	}
+}
+
 func TestConnectionTestAgainstSimulator(t *testing.T) {
 	e := newEnv(t)
 	sim := pvesim.NewTestSim(t, pvesim.MustPreset("cluster3"))

@@ -5,17 +5,225 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/pvetenant/backend/shared/apperr"
+	"github.com/pvetenant/backend/functions/proxmox-servers/store"
 	"github.com/pvetenant/backend/shared/httpapi"
 	"github.com/pvetenant/backend/shared/proxmox"
 	"github.com/pvetenant/backend/shared/secrets"
 )
 
-var (
-	fingerprintRe = regexp.MustCompile(`^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$`)
-)
+// Each request's Parse is the one place it is checked; every refusal is a
+// 400 naming the field.
 
-func bad(msg string) error { return apperr.New(apperr.Invalid, msg) }
+// Parse requires serverId.
+func (q *ServerRef) Parse(p httpapi.Params) (err error) {
+	q.ServerID, err = p.RequiredUUID("serverId")
+	return err
+}
+
+// Parse reads a server to register: tenantId, name, host and credentials
+// are required; port defaults to 8006 and verifyTls to true.
+func (q *CreateServerRequest) Parse(p httpapi.Params) (err error) {
+	if q.TenantID, _, err = q.parse(p); err != nil {
+		return err
+	}
+	switch {
+	case q.TenantID == "":
+		return bad("tenantId is required.")
+	case q.ServerFields.Name == "":
+		return bad("name is required.")
+	case q.ServerFields.Host == "":
+		return bad("host is required.")
+	case q.credentials() == nil:
+		return errCredentialsRequired
+	}
+	q.Name, q.Host = q.ServerFields.Name, q.ServerFields.Host
+	q.defaults()
+	return nil
+}
+
+// Parse reads an edit: whatever is absent stays as it is.
+func (q *UpdateServerRequest) Parse(p httpapi.Params) (err error) {
+	if q.ServerID, err = p.RequiredUUID("serverId"); err != nil {
+		return err
+	}
+	var isActive *bool
+	if q.moveTo, isActive, err = q.parse(p); err != nil {
+		return err
+	}
+	if isActive != nil {
+		q.IsActive, q.isActiveGiven = *isActive, true
+	}
+	return nil
+}
+
+// Parse reads a test of a saved server (serverId, nothing else is read) or
+// of unsaved settings (the create fields but name).
+func (q *TestServerRequest) Parse(p httpapi.Params) (err error) {
+	var byID bool
+	if q.ServerID, byID, err = p.OptionalUUID("serverId"); err != nil || byID {
+		return err
+	}
+	if q.TenantID, _, err = q.parse(p); err != nil {
+		return err
+	}
+	switch {
+	case q.TenantID == "":
+		return bad("Give serverId, or tenantId with the server's fields, to test a connection.")
+	case q.Host == "":
+		return bad("host is required.")
+	case q.credentials() == nil:
+		return errCredentialsRequired
+	}
+	q.defaults()
+	return nil
+}
+
+// parse reads the fields create, update and test share, in the order they
+// have always been checked (which decides the error a request with several
+// gets): tenantId and isActive too, for that order.
+func (f *ServerFields) parse(p httpapi.Params) (tenantID string, isActive *bool, err error) {
+	if tenantID, _, err = p.OptionalUUID("tenantId"); err != nil {
+		return "", nil, err
+	}
+	if f.Name, err = optionalNonEmpty(p, "name", 100); err != nil {
+		return "", nil, err
+	}
+	if f.Host, err = optionalNonEmpty(p, "host", 253); err != nil {
+		return "", nil, err
+	}
+	if f.Host != "" {
+		if f.Host, err = validHost(f.Host); err != nil {
+			return "", nil, err
+		}
+	}
+	if v, ok, err := p.OptionalInt("port", 1, 65535); err != nil {
+		return "", nil, err
+	} else if ok {
+		f.Port = int(v)
+	}
+	if f.VerifyTLS, f.given.verifyTLS, err = p.OptionalBool("verifyTls"); err != nil {
+		return "", nil, err
+	}
+	if f.given.fingerprint = p.Has("tlsFingerprint"); f.given.fingerprint {
+		v, ok, err := p.OptionalString("tlsFingerprint", 200)
+		if err != nil {
+			return "", nil, err
+		}
+		if ok {
+			if f.TLSFingerprint, err = normalizeFingerprint(v); err != nil {
+				return "", nil, err
+			}
+		}
+	}
+	if v, ok, err := p.OptionalBool("isActive"); err != nil {
+		return "", nil, err
+	} else if ok {
+		isActive = &v
+	}
+	if f.Endpoints, f.given.endpoints, err = parseEndpoints(p); err != nil {
+		return "", nil, err
+	}
+	if f.CAPEM, f.given.caPEM, err = parseCAPEM(p); err != nil {
+		return "", nil, err
+	}
+	c, err := parseCredentials(p)
+	if c != nil {
+		f.TokenID, f.TokenSecret, f.Username, f.Password = c.TokenID, c.TokenSecret, c.Username, c.Password
+	}
+	return tenantID, isActive, err
+}
+
+// optionalNonEmpty is an optional string that must not be empty when given.
+func optionalNonEmpty(p httpapi.Params, name string, max int) (string, error) {
+	v, ok, err := p.OptionalString(name, max)
+	if err == nil && !ok && p.Has(name) {
+		err = bad(name + " must not be empty.")
+	}
+	return v, err
+}
+
+// defaults fills in what create and test assume when it is not given.
+func (f *ServerFields) defaults() {
+	if f.Port == 0 {
+		f.Port = proxmox.DefaultPort
+	}
+	if !f.given.verifyTLS {
+		f.VerifyTLS = true
+	}
+}
+
+// credentials are the API token or the user login given (parse admits one
+// whole pair at most), or nil.
+func (f ServerFields) credentials() *secrets.Credentials {
+	switch {
+	case f.TokenID != "":
+		return &secrets.Credentials{TokenID: f.TokenID, TokenSecret: f.TokenSecret}
+	case f.Username != "":
+		return &secrets.Credentials{Username: f.Username, Password: f.Password}
+	}
+	return nil
+}
+
+// endpoints are the further endpoints given, nil when none were.
+func (f ServerFields) endpoints() []proxmox.Endpoint {
+	if !f.given.endpoints {
+		return nil
+	}
+	eps := make([]proxmox.Endpoint, len(f.Endpoints))
+	for i, e := range f.Endpoints {
+		eps[i] = proxmox.Endpoint{Host: e.Host, Port: e.Port, Fingerprint: e.TLSFingerprint}
+	}
+	return eps
+}
+
+// target is the Proxmox server the fields describe (create and test, with
+// the defaults filled in).
+func (f ServerFields) target() proxmox.Target {
+	return proxmox.Target{Host: f.Host, Port: f.Port, VerifyTLS: f.VerifyTLS, Fingerprint: f.TLSFingerprint, ClusterCA: f.CAPEM,
+		TokenID: f.TokenID, TokenSecret: f.TokenSecret, Username: f.Username, Password: f.Password}
+}
+
+// newServer is the row create registers.
+func (q CreateServerRequest) newServer() store.NewServer {
+	return store.NewServer{TenantID: q.TenantID, Name: q.Name, Host: q.Host, Port: q.Port, VerifyTLS: q.VerifyTLS,
+		TLSFingerprint: q.TLSFingerprint, Endpoints: q.endpoints(), CAPEM: q.CAPEM, Credentials: *q.credentials()}
+}
+
+// changes are what the edit sets.
+func (q UpdateServerRequest) changes() store.Changes {
+	c := store.Changes{Credentials: q.credentials()}
+	if q.moveTo != "" {
+		c.TenantID = &q.moveTo
+	}
+	if q.Name != "" {
+		c.Name = &q.Name
+	}
+	if q.Host != "" {
+		c.Host = &q.Host
+	}
+	if q.Port != 0 {
+		c.Port = &q.Port
+	}
+	if q.given.verifyTLS {
+		c.VerifyTLS = &q.VerifyTLS
+	}
+	if q.given.fingerprint {
+		c.TLSFingerprint = &q.TLSFingerprint
+	}
+	if q.isActiveGiven {
+		c.IsActive = &q.IsActive
+	}
+	if q.given.endpoints {
+		eps := q.endpoints()
+		c.Endpoints = &eps
+	}
+	if q.given.caPEM {
+		c.CAPEM = &q.CAPEM
+	}
+	return c
+}
+
+var fingerprintRe = regexp.MustCompile(`^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$`)
 
 // validHost accepts a DNS name or an IP address, nothing else: no scheme,
 // path, port or user info.
@@ -48,82 +256,6 @@ func normalizeFingerprint(fp string) (string, error) {
 		return "", bad("tlsFingerprint must be a SHA-256 fingerprint in colon hex (32 pairs, e.g. AB:CD:...), as Proxmox shows it.")
 	}
 	return strings.ToUpper(fp), nil
-}
-
-// input is a create or update request; nil fields were not given.
-type input struct {
-	tenantID    *string
-	name, host  *string
-	port        *int
-	verifyTLS   *bool
-	fingerprint *string // "" clears the pin
-	isActive    *bool
-	creds       *secrets.Credentials
-	endpoints   *[]proxmox.Endpoint // issue 14 (cluster.go)
-	caPEM       *string             // "" clears
-}
-
-func parseInput(p httpapi.Params) (in input, err error) {
-	if v, ok, err := p.OptionalUUID("tenantId"); err != nil {
-		return in, err
-	} else if ok {
-		in.tenantID = &v
-	}
-	if v, ok, err := p.OptionalString("name", 100); err != nil {
-		return in, err
-	} else if ok {
-		in.name = &v
-	} else if p.Has("name") {
-		return in, bad("name must not be empty.")
-	}
-	if v, ok, err := p.OptionalString("host", 253); err != nil {
-		return in, err
-	} else if ok {
-		h, err := validHost(v)
-		if err != nil {
-			return in, err
-		}
-		in.host = &h
-	} else if p.Has("host") {
-		return in, bad("host must not be empty.")
-	}
-	if v, ok, err := p.OptionalInt("port", 1, 65535); err != nil {
-		return in, err
-	} else if ok {
-		port := int(v)
-		in.port = &port
-	}
-	if v, ok, err := p.OptionalBool("verifyTls"); err != nil {
-		return in, err
-	} else if ok {
-		in.verifyTLS = &v
-	}
-	if p.Has("tlsFingerprint") {
-		v, ok, err := p.OptionalString("tlsFingerprint", 200)
-		if err != nil {
-			return in, err
-		}
-		fp := ""
-		if ok {
-			if fp, err = normalizeFingerprint(v); err != nil {
-				return in, err
-			}
-		}
-		in.fingerprint = &fp
-	}
-	if v, ok, err := p.OptionalBool("isActive"); err != nil {
-		return in, err
-	} else if ok {
-		in.isActive = &v
-	}
-	if in.endpoints, err = parseEndpoints(p); err != nil {
-		return in, err
-	}
-	if in.caPEM, err = parseCAPEM(p); err != nil {
-		return in, err
-	}
-	in.creds, err = parseCredentials(p)
-	return in, err
 }
 
 // parseCredentials reads an API token (tokenId + tokenSecret) or a user
