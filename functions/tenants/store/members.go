@@ -2,12 +2,12 @@ package store
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pvetenant/backend/shared/access"
+	"github.com/pvetenant/backend/shared/apperr"
 	"github.com/pvetenant/backend/shared/db"
 )
 
@@ -51,15 +51,24 @@ func scanAssignment(row pgx.CollectableRow) (Assignment, error) {
 }
 
 func fetchAssignment(ctx context.Context, tx pgx.Tx, tenantID, userID string) (Assignment, error) {
-	rows, err := tx.Query(ctx, assignmentQuery+` where a.tenant_id = $1 and a.user_id = $2`, tenantID, userID)
+	return one(ctx, tx, scanAssignment, errMemberNotFound, assignmentQuery+` where a.tenant_id = $1 and a.user_id = $2`, tenantID, userID)
+}
+
+// changeMember runs a statement on one membership: none is not found, and
+// the database's last-admin refusal (private.keep_last_admin) answers in
+// lastAdmin's words.
+func changeMember(ctx context.Context, tx pgx.Tx, lastAdmin *apperr.Error, sql string, args ...any) error {
+	tag, err := tx.Exec(ctx, sql, args...)
+	if db.IsLastAdmin(err) {
+		return because(lastAdmin, err)
+	}
 	if err != nil {
-		return Assignment{}, err
+		return err
 	}
-	a, err := pgx.CollectExactlyOneRow(rows, scanAssignment)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return a, errMemberNotFound
+	if tag.RowsAffected() != 1 {
+		return errMemberNotFound
 	}
-	return a, err
+	return nil
 }
 
 // Members lists a tenant's members in the order they joined.
@@ -128,15 +137,9 @@ func (s *Store) AddMember(ctx context.Context, c db.Caller, tenantID string, m N
 // SetRole changes a member's role (tenant admins and system admins only).
 func (s *Store) SetRole(ctx context.Context, c db.Caller, tenantID, userID, role string) (a Assignment, err error) {
 	err = access.In(ctx, s.pool, c, tenantID, access.ManageMembers, func(tx pgx.Tx, _ access.Access) error {
-		tag, err := tx.Exec(ctx, `update public.user_tenant_assignments set role = $3 where tenant_id = $1 and user_id = $2`, tenantID, userID, role)
-		if db.IsLastAdmin(err) {
-			return because(errLastAdminRole, err)
-		}
-		if err != nil {
+		if err := changeMember(ctx, tx, errLastAdminRole, `update public.user_tenant_assignments set role = $3 where tenant_id = $1 and user_id = $2`,
+			tenantID, userID, role); err != nil {
 			return err
-		}
-		if tag.RowsAffected() != 1 {
-			return errMemberNotFound
 		}
 		a, err = fetchAssignment(ctx, tx, tenantID, userID)
 		return err
@@ -154,17 +157,7 @@ func (s *Store) RemoveMember(ctx context.Context, c db.Caller, tenantID, userID 
 		need, lastAdmin = access.View, errLastAdminLeave
 	}
 	return access.In(ctx, s.pool, c, tenantID, need, func(tx pgx.Tx, _ access.Access) error {
-		tag, err := tx.Exec(ctx, `delete from public.user_tenant_assignments where tenant_id = $1 and user_id = $2`, tenantID, userID)
-		if db.IsLastAdmin(err) {
-			return because(lastAdmin, err)
-		}
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() != 1 {
-			return errMemberNotFound
-		}
-		return nil
+		return changeMember(ctx, tx, lastAdmin, `delete from public.user_tenant_assignments where tenant_id = $1 and user_id = $2`, tenantID, userID)
 	})
 }
 

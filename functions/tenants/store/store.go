@@ -58,15 +58,21 @@ func scanTenant(row pgx.CollectableRow) (Tenant, error) {
 }
 
 func fetchTenant(ctx context.Context, tx pgx.Tx, caller, id string) (Tenant, error) {
-	rows, err := tx.Query(ctx, `select `+tenantColumns+` from public.tenants t where t.id = $2`, caller, id)
+	return one(ctx, tx, scanTenant, access.ErrTenantNotFound, `select `+tenantColumns+` from public.tenants t where t.id = $2`, caller, id)
+}
+
+// one reads the single row sql finds; none is notFound.
+func one[T any](ctx context.Context, tx pgx.Tx, scan pgx.RowToFunc[T], notFound error, sql string, args ...any) (T, error) {
+	rows, err := tx.Query(ctx, sql, args...)
 	if err != nil {
-		return Tenant{}, err
+		var zero T
+		return zero, err
 	}
-	t, err := pgx.CollectExactlyOneRow(rows, scanTenant)
+	v, err := pgx.CollectExactlyOneRow(rows, scan)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return t, access.ErrTenantNotFound
+		return v, notFound
 	}
-	return t, err
+	return v, err
 }
 
 // Tenants lists the caller's tenants by name: RLS decides which rows (a
