@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,8 +16,6 @@ import (
 	"github.com/supabase-community/gotrue-go"
 	"github.com/supabase-community/gotrue-go/types"
 	supabase "github.com/supabase-community/supabase-go"
-
-	"github.com/pvetenant/backend/shared/apperr"
 )
 
 // inviter invites a person by email and returns the id of their new account.
@@ -147,46 +144,4 @@ func emailExists(err error) bool {
 	return errors.As(err, &r) && r.Status == http.StatusUnprocessableEntity &&
 		(r.Code == "email_exists" || r.Code == "user_already_exists" ||
 			(r.Code == "" && strings.Contains(r.Msg, "already been registered")))
-}
-
-// inviteError is what the caller sees of a failed invitation, one code per
-// cause:
-//   - Auth did not answer in time: 504 invite_timeout;
-//   - Auth's email rate limit (429 over_email_send_rate_limit; the built-in
-//     mailer sends only a few emails an hour): 429 invite_rate_limited, with
-//     Retry-After when Auth gave one;
-//   - Auth refused the key (401/403): the deployment's service role key is
-//     wrong, nothing the caller can fix: 502 invite_not_authorized;
-//   - any other 4xx (an address Auth will not take, signups disabled...):
-//     400 invite_refused with Auth's reason;
-//   - Auth down or answering 5xx: 502 invite_failed.
-func inviteError(err error) error {
-	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-		return apperr.Wrap(apperr.GatewayTimeout, err,
-			"Supabase Auth did not answer in time, so the invitation may not have been sent. Try again.").WithCode("invite_timeout")
-	}
-	var r *authRefusal
-	if errors.As(err, &r) {
-		switch {
-		case r.Status == http.StatusTooManyRequests:
-			return apperr.Wrap(apperr.TooManyRequests, err,
-				"Supabase Auth's email rate limit was reached, so no invitation was sent. "+
-					"Wait a while and try again, or configure a custom SMTP server for the project, which raises the limit.").
-				WithCode("invite_rate_limited").WithRetryAfter(r.RetryAfter)
-		case r.Status == http.StatusUnauthorized || r.Status == http.StatusForbidden:
-			return apperr.Wrap(apperr.BadGateway, err,
-				"The invitation could not be sent: Supabase Auth refused this service's key. Ask the operator to check SUPABASE_SERVICE_ROLE_KEY.").
-				WithCode("invite_not_authorized")
-		case r.Status >= 400 && r.Status < 500:
-			reason := r.Msg
-			if reason == "" {
-				reason = http.StatusText(r.Status)
-			}
-			return apperr.Wrap(apperr.Invalid, err,
-				"Supabase Auth refused to invite this address: "+reason).WithCode("invite_refused")
-		}
-	}
-	return apperr.Wrap(apperr.BadGateway, err,
-		"The invitation could not be sent: Supabase Auth is unavailable. Try again later.").WithCode("invite_failed")
 }

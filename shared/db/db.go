@@ -117,7 +117,7 @@ func Translate(err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch {
-		case pe.Code == "PT409" && pe.Hint == "last_admin":
+		case isLastAdmin(pe):
 			e := apperr.Wrap(apperr.Conflict, err, pe.Message)
 			e.Code = "last_admin"
 			return e
@@ -131,9 +131,9 @@ func Translate(err error) error {
 			return apperr.Wrap(apperr.Conflict, err, pe.Message)
 		case pe.Code == "42501": // insufficient_privilege, RLS WITH CHECK violations included
 			return apperr.Wrap(apperr.Forbidden, err, "You do not have permission to do that.")
-		case pe.Code == "23505":
+		case pe.Code == UniqueViolation:
 			return apperr.Wrap(apperr.Conflict, err, "That already exists.")
-		case pe.Code == "23503":
+		case pe.Code == ForeignKeyViolation:
 			return apperr.Wrap(apperr.Conflict, err, "That is still referenced by other records.")
 		case pe.Code == "23514", pe.Code == "23502", pe.Code == "22P02", pe.Code == "22001", pe.Code == "22023":
 			return apperr.Wrap(apperr.Invalid, err, "The request contains an invalid value.")
