@@ -84,13 +84,17 @@ func (h *handler) list(ctx context.Context, r *httpapi.Request, q ListVMsRequest
 }
 
 // oneServer is the server an action on one node names, once the caller may
-// see (View) or control (power) it.
+// see (View) or control (power) it, and only if it may be called at all.
 func oneServer(servers []targets.Server, err error) (targets.Server, error) {
 	switch {
 	case err != nil:
 		return targets.Server{}, err
 	case len(servers) == 0:
 		return targets.Server{}, errServerNotFound
+	case servers[0].Problem != "":
+		// The same code as when the call itself fails that way: one failure,
+		// one code (proxmox_tls_error, proxmox_auth_error, ...).
+		return targets.Server{}, unreachable(servers[0])
 	}
 	return servers[0], nil
 }

@@ -36,11 +36,6 @@ func (h *handler) power(ctx context.Context, r *httpapi.Request, q PowerRequest)
 	if err != nil {
 		return PowerAnswer{}, err
 	}
-	if s.Problem != "" {
-		// The same code as when the call itself fails that way: one failure,
-		// one code (proxmox_tls_error, proxmox_auth_error, ...).
-		return PowerAnswer{}, unreachable(s)
-	}
 	// The guest's row decides first; then Proxmox, whose task is followed
 	// briefly, and the audit trail records what happened.
 	return h.powerOn(ctx, r, q, s)
@@ -238,9 +233,6 @@ func (h *handler) taskStatus(ctx context.Context, r *httpapi.Request, q TaskStat
 	s, err := oneServer(h.store.Visible(ctx, r.DB(), targets.Filter{TenantID: q.TenantID, ServerID: q.ServerID}))
 	if err != nil {
 		return TaskStatusAnswer{}, err
-	}
-	if s.Problem != "" {
-		return TaskStatusAnswer{}, apperr.New(apperr.BadGateway, "This server cannot be reached: "+s.Problem+".").WithCode(string(s.ProblemStatus))
 	}
 	var ts proxmox.TaskStatus
 	var exit string
