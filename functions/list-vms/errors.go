@@ -8,9 +8,10 @@ import (
 	"github.com/pvetenant/backend/shared/targets"
 )
 
-// Every code list-vms answers is coined here, each with its one kind (so its
-// one status), whichever step finds the failure: our pre-check and PVE's own
-// refusal say the same guest state with the same code.
+// Every code list-vms coins is coined here (the shared ones, such as
+// tenant_not_found or rate_limited, come from their packages), each with its
+// one kind and so its one status, whichever step finds the failure: our
+// pre-check and PVE's own refusal say the same guest state with one code.
 
 // failure is a code and the kind it is answered with.
 type failure struct {
@@ -18,18 +19,17 @@ type failure struct {
 	code string
 }
 
+// The guest states Proxmox will not act on, and the failures a pre-check
+// and PVE's refusal share.
 var (
-	serverNotFound  = failure{apperr.NotFound, "server_not_found"}
 	guestNotFound   = failure{apperr.NotFound, "guest_not_found"}
-	taskNotFound    = failure{apperr.NotFound, "task_not_found"}
-	invalidUPID     = failure{apperr.Invalid, "invalid_upid"}
-	noQuorum        = failure{apperr.Conflict, "no_quorum"}
 	guestIsTemplate = failure{apperr.Conflict, "guest_is_template"}
 	guestLocked     = failure{apperr.Conflict, "guest_locked"}
 	alreadyRunning  = failure{apperr.Conflict, "guest_already_running"}
 	notRunning      = failure{apperr.Conflict, "guest_not_running"}
 	guestPaused     = failure{apperr.Conflict, "guest_paused"}
 	taskFailed      = failure{apperr.BadGateway, "proxmox_task_failed"}
+	invalidUPID     = failure{apperr.Invalid, "invalid_upid"}
 )
 
 // say is the failure with a sentence (never a format: PVE's text may hold %).
@@ -40,13 +40,14 @@ func (f failure) sayf(format string, args ...any) *apperr.Error {
 	return apperr.Newf(f.kind, format, args...).WithCode(f.code)
 }
 
+// The failures with one sentence each.
 var (
-	errServerNotFound = serverNotFound.say("Server not found in this tenant.")
-	errGuestNotFound  = guestNotFound.say("No guest with that vmid, type and node on this server.")
-	errTaskNotFound   = taskNotFound.say("No such task on this server.")
+	errServerNotFound = failure{apperr.NotFound, "server_not_found"}.say("Server not found in this tenant.")
+	errTaskNotFound   = failure{apperr.NotFound, "task_not_found"}.say("No such task on this server.")
 	errUPIDMalformed  = invalidUPID.say("upid is not a Proxmox task id (UPID:node:pid:pstart:starttime:type:id:user:).")
 	errUPIDOtherNode  = invalidUPID.say("upid belongs to another node than node.")
-	errNoQuorum       = noQuorum.say("The cluster has lost quorum, so Proxmox cannot start, stop or change guests now (pmxcfs is read-only without quorum). Bring enough nodes back and try again.")
+	errNoQuorum       = failure{apperr.Conflict, "no_quorum"}.say("The cluster has lost quorum, so Proxmox cannot start, stop or change guests now (pmxcfs is read-only without quorum). Bring enough nodes back and try again.")
+	errGuestNotFound  = guestNotFound.say("No guest with that vmid, type and node on this server.")
 )
 
 // proxmoxFailure is a server failing with status: proxmox_<status>, 504 for
