@@ -4,13 +4,8 @@ import (
 	"context"
 	"errors"
 
-	"github.com/pvetenant/backend/shared/apperr"
 	"github.com/pvetenant/backend/shared/proxmox"
 )
-
-var errNoQuorum = apperr.New(apperr.Conflict,
-	"The cluster has lost quorum, so Proxmox cannot start, stop or change guests now (pmxcfs is read-only without quorum). Bring enough nodes back and try again.").
-	WithCode("no_quorum")
 
 // requireQuorum refuses a power action on a cluster without quorum before
 // anything is sent: PVE would fail it anyway ("cluster not ready - no
