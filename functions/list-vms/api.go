@@ -36,7 +36,7 @@ func (h *handler) function() httpapi.Function {
 type ListVMsRequest struct {
 	httpapi.TenantRef
 	ServerID string `json:"serverId,omitempty" jsonschema:"format=uuid"`
-	Type     string `json:"type,omitempty" jsonschema:"enum=qemu,enum=lxc,enum=vm,enum=container"`
+	Type     string `json:"type,omitempty" jsonschema:"enum=qemu,enum=lxc"`
 }
 
 // Parse: tenantId, an optional serverId and an optional type ("" for any).
@@ -73,7 +73,7 @@ func (q *NodeRef) Parse(p httpapi.Params) (err error) {
 type PowerRequest struct {
 	NodeRef
 	VMID int    `json:"vmid" jsonschema:"minimum=100,maximum=999999999"`
-	Type string `json:"type" jsonschema:"enum=qemu,enum=lxc,enum=vm,enum=container"`
+	Type string `json:"type" jsonschema:"enum=qemu,enum=lxc"`
 }
 
 // Parse: the node, then vmid and type (qemu or lxc), both required.

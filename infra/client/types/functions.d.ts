@@ -599,7 +599,7 @@ export interface components {
             /** Format: uuid */
             serverId?: string;
             /** @enum {string} */
-            type?: "qemu" | "lxc" | "vm" | "container";
+            type?: "qemu" | "lxc";
         };
         LiveTenantStats: {
             totalVMs: number;
@@ -670,7 +670,7 @@ export interface components {
             node: string;
             vmid: number;
             /** @enum {string} */
-            type: "qemu" | "lxc" | "vm" | "container";
+            type: "qemu" | "lxc";
         };
         Privileges: {
             canAudit: boolean;
