@@ -1,10 +1,11 @@
 package tenantstats
 
 import (
-	"github.com/pvetenant/backend/shared/guests"
 	"math"
 	"sort"
 	"strings"
+
+	"github.com/pvetenant/backend/shared/guests"
 
 	"github.com/pvetenant/backend/shared/fanout"
 	"github.com/pvetenant/backend/shared/proxmox"
