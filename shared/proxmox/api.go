@@ -11,15 +11,11 @@ import (
 	"time"
 )
 
-// Version returns /version.
-func (c *Client) Version(ctx context.Context) (Version, error) {
-	ctx, cancel := c.begin(ctx)
-	defer cancel()
-	return c.version(ctx)
-}
-
+// version returns /version (Probe's first request).
 func (c *Client) version(ctx context.Context) (Version, error) {
 	const op = "GET /version"
+	ctx, cancel := c.begin(ctx)
+	defer cancel()
 	var raw json.RawMessage
 	if err := c.request(ctx, http.MethodGet, "/version", &raw); err != nil {
 		return Version{}, err
@@ -76,15 +72,11 @@ func (c *Client) ClusterResources(ctx context.Context, typ string) ([]Resource, 
 	return res, nil
 }
 
-// Nodes returns /nodes.
-func (c *Client) Nodes(ctx context.Context) ([]Node, error) {
-	ctx, cancel := c.begin(ctx)
-	defer cancel()
-	return c.nodes(ctx)
-}
-
+// nodes returns /nodes (Probe's node count).
 func (c *Client) nodes(ctx context.Context) ([]Node, error) {
 	const op = "GET /nodes"
+	ctx, cancel := c.begin(ctx)
+	defer cancel()
 	var raw json.RawMessage
 	if err := c.request(ctx, http.MethodGet, "/nodes", &raw); err != nil {
 		return nil, err
@@ -106,7 +98,7 @@ func (c *Client) ClusterStatus(ctx context.Context) (ClusterStatus, error) {
 	if err := c.request(ctx, http.MethodGet, "/cluster/status", &raw); err != nil {
 		return ClusterStatus{}, err
 	}
-	cs, st, err := DecodeClusterStatus(raw)
+	cs, st, err := decodeClusterStatus(raw)
 	if err != nil {
 		return ClusterStatus{}, c.badResponse(op, err)
 	}

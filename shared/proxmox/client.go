@@ -200,7 +200,7 @@ func NewClient(t Target, o Options) (*Client, error) {
 
 	var pin []byte
 	if strings.TrimSpace(t.Fingerprint) != "" {
-		if pin, err = ParseFingerprint(t.Fingerprint); err != nil {
+		if pin, err = parseFingerprint(t.Fingerprint); err != nil {
 			return nil, configErr(err.Error())
 		}
 	}
@@ -271,9 +271,6 @@ func NewClient(t Target, o Options) (*Client, error) {
 	c.api = c.newAPI()
 	return c, nil
 }
-
-// TLSMode returns TLSModePinned or TLSModeVerified.
-func (c *Client) TLSMode() string { return c.tlsMode }
 
 // LastFingerprint returns the SHA-256 leaf fingerprint (uppercase colon hex)
 // seen on the most recent TLS handshake, including failed ones, or "".

@@ -325,8 +325,8 @@ func decodeNode(raw []byte) (Node, string, []string, bool) {
 	}, "node/" + w.Node.s, bad, true
 }
 
-// DecodeNodes decodes a /nodes response tolerantly.
-func DecodeNodes(body []byte) ([]Node, DecodeStats, error) {
+// decodeNodes decodes a /nodes response tolerantly.
+func decodeNodes(body []byte) ([]Node, DecodeStats, error) {
 	return decodeList(unwrapData(body), decodeNode)
 }
 
@@ -375,8 +375,8 @@ func decodeClusterEntry(raw []byte) (clusterEntry, string, []string, bool) {
 	return clusterEntry{}, "", nil, false
 }
 
-// DecodeClusterStatus decodes a /cluster/status response tolerantly.
-func DecodeClusterStatus(body []byte) (ClusterStatus, DecodeStats, error) {
+// decodeClusterStatus decodes a /cluster/status response tolerantly.
+func decodeClusterStatus(body []byte) (ClusterStatus, DecodeStats, error) {
 	entries, st, err := decodeList(unwrapData(body), decodeClusterEntry)
 	if err != nil {
 		return ClusterStatus{}, st, err

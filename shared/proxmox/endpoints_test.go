@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"net/http"
 	"syscall"
 	"testing"
 	"time"
@@ -60,14 +59,7 @@ func TestFailoverOnlyWhereNothingRan(t *testing.T) {
 // fetch shared with other requests runs under context.WithoutCancel) gets a
 // budget of its own instead of none.
 func TestOneBudgetPerCallToAServer(t *testing.T) {
-	release := make(chan struct{})
-	srv := newTLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	}))
-	defer close(release)
+	srv := newHangingServer(t)
 	const budget = 300 * time.Millisecond
 	m := NewMulti(t.Name(), tokenTarget(t, srv), nil, Options{Timeout: budget, Guard: allowLoopback(t)})
 	defer m.CloseIdleConnections()
