@@ -12,8 +12,8 @@ import (
 // serves (method values on a nil handler are never called).
 func Describe() httpapi.Function { return (*handler)(nil).function() }
 
-// Requests. A field without omitempty is required; a pointer may be null.
-// Answers follow.
+// Every action takes httpapi.TenantRef. Answers: a field without omitempty
+// is always sent.
 
 type StatsAnswer struct {
 	Stats LiveTenantStats `json:"stats"`
