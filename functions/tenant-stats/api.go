@@ -1,8 +1,6 @@
 package tenantstats
 
 import (
-	"net/http"
-
 	"github.com/invopop/jsonschema"
 
 	"github.com/pvetenant/backend/shared/fanout"
@@ -10,21 +8,12 @@ import (
 )
 
 // Describe is the function's operations with their request and answer types,
-// from which infra/openapi generates the document.
-func Describe() httpapi.Function {
-	return httpapi.Function{
-		Name: Name,
-		Operations: []httpapi.Operation{
-			{Action: "get-live-stats", Summary: "Aggregate live stats over every active server", Status: http.StatusOK, Request: httpapi.TenantRef{}, Answer: StatsAnswer{}},
-			{Action: "get-resource-usage", Summary: "Guests and storage with their usage", Status: http.StatusOK, Request: httpapi.TenantRef{}, Answer: ResourcesAnswer{}},
-			{Action: "get-node-status", Summary: "Every node with its usage", Status: http.StatusOK, Request: httpapi.TenantRef{}, Answer: NodesAnswer{}},
-		},
-		ByMethod: map[string]string{http.MethodGet: "get-live-stats", http.MethodPost: "get-live-stats"},
-	}
-}
+// from which infra/openapi generates the document: the same operations New
+// serves (method values on a nil handler are never called).
+func Describe() httpapi.Function { return (*handler)(nil).function() }
 
-// Requests. A field without omitempty is required; a pointer may be null.
-// Answers follow.
+// Every action takes httpapi.TenantRef. Answers: a field without omitempty
+// is always sent.
 
 type StatsAnswer struct {
 	Stats LiveTenantStats `json:"stats"`

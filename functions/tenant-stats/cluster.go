@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pvetenant/backend/shared/fanout"
 	"github.com/pvetenant/backend/shared/proxmox"
 )
 
@@ -23,10 +24,8 @@ type clusterInfo struct {
 // readCluster reads /cluster/status (cached like /cluster/resources) on the
 // endpoint that just answered. A token without Sys.Audit on / gets 403:
 // the quorum is then unknown, which is not a failure of the server.
-func (h *handler) readCluster(ctx context.Context, key string, c *proxmox.Client, out *clusterInfo) error {
+func (h *handler) readCluster(ctx context.Context, key string, c *proxmox.Client) (clusterInfo, error) {
 	res, err := h.status.Get(ctx, key, func(ctx context.Context) (clusterInfo, error) {
-		ctx, cancel := context.WithTimeout(ctx, h.timeout)
-		defer cancel()
 		cs, err := c.ClusterStatus(ctx)
 		if err != nil {
 			var e *proxmox.Error
@@ -38,13 +37,9 @@ func (h *handler) readCluster(ctx context.Context, key string, c *proxmox.Client
 		return infoOf(cs), nil
 	})
 	if err != nil {
-		return err
+		return clusterInfo{}, err
 	}
-	if res.Err != nil {
-		return res.Err
-	}
-	*out = res.Value
-	return nil
+	return res.Value, res.Err
 }
 
 func infoOf(cs proxmox.ClusterStatus) clusterInfo {
@@ -59,51 +54,58 @@ func infoOf(cs proxmox.ClusterStatus) clusterInfo {
 // NoQuorumWarning is shown for a cluster that answers without quorum.
 const NoQuorumWarning = "The cluster has lost quorum: guests keep running, but nothing can be started, stopped or changed until enough nodes are back (pmxcfs is read-only without quorum)."
 
-// applyClusters puts quorum into each answered server's health, and counts
-// servers that are the same cluster (same name, same node set) once: the
-// row that sees the most (a token with fewer privileges sees less of the
-// same cluster; ties go to the first row) is counted, the others keep their
-// health and name it.
-func applyClusters(p *polled, clusters []clusterInfo) {
-	id := func(i int) string {
-		ci := clusters[i]
-		if !p.health[i].Online() || !ci.known || !ci.clustered {
-			return ""
-		}
-		return ci.name + "\x00" + ci.nodes
+// identity is an answering cluster's name and node set, "" for anything else.
+func identity(r fanout.Result[served]) string {
+	ci := r.Value.cluster
+	if !r.Health.Online() || !ci.known || !ci.clustered {
+		return ""
 	}
+	return ci.name + "\x00" + ci.nodes
+}
+
+// countingRows says, for each server, which row's figures count it: servers
+// that are the same cluster (same name, same node set) count once, through
+// the row that sees the most (a token with fewer privileges sees less of the
+// same cluster; ties go to the first row). Every other server counts itself.
+func countingRows(rs []fanout.Result[served]) []int {
 	best := map[string]int{}
-	for i := range p.data {
-		k := id(i)
+	for i, r := range rs {
+		k := identity(r)
 		if k == "" {
 			continue
 		}
-		if j, ok := best[k]; !ok || len(p.data[i].Resources) > len(p.data[j].Resources) {
+		if j, ok := best[k]; !ok || len(r.Value.res.Value) > len(rs[j].Value.res.Value) {
 			best[k] = i
 		}
 	}
-	orig := append([]serverData(nil), p.data...)
-	kept := p.data[:0]
-	for i := range orig {
-		ci, h := clusters[i], &p.health[i]
-		if h.Online() && ci.known && ci.clustered {
-			q := ci.quorate
-			h.Quorate = &q
-			if !q {
-				// More urgent than any other warning (issue 13's privileges).
-				h.Warning, h.WarningMessage = "no_quorum", NoQuorumWarning
-			}
+	out := make([]int, len(rs))
+	for i, r := range rs {
+		out[i] = i
+		if k := identity(r); k != "" {
+			out[i] = best[k]
 		}
-		if k := id(i); k != "" && best[k] != i {
-			j := best[k]
-			h.SameClusterAs = orig[j].ID
-			if h.Warning == "" {
-				h.Warning = "same_cluster"
-				h.WarningMessage = "The same cluster as server \"" + orig[j].Name + "\": counted once; add this address as an endpoint of that server instead."
-			}
-			continue
-		}
-		kept = append(kept, orig[i])
 	}
-	p.data = kept
+	return out
+}
+
+// describeCluster puts quorum into an answering cluster's health, and names
+// the server whose figures already count it (counted, nil when it counts
+// itself). Losing quorum is more urgent than any other warning (issue 13's
+// privileges); being counted elsewhere is the least.
+func describeCluster(h *fanout.Health, ci clusterInfo, counted *fanout.Health) {
+	if h.Online() && ci.known && ci.clustered {
+		q := ci.quorate
+		h.Quorate = &q
+		if !q {
+			h.Warning, h.WarningMessage = "no_quorum", NoQuorumWarning
+		}
+	}
+	if counted == nil {
+		return
+	}
+	h.SameClusterAs = counted.ID
+	if h.Warning == "" {
+		h.Warning = "same_cluster"
+		h.WarningMessage = "The same cluster as server \"" + counted.Name + "\": counted once; add this address as an endpoint of that server instead."
+	}
 }

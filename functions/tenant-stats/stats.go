@@ -1,12 +1,13 @@
 package tenantstats
 
 import (
-	"github.com/pvetenant/backend/shared/guests"
+	"cmp"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/pvetenant/backend/shared/fanout"
+	"github.com/pvetenant/backend/shared/guests"
 	"github.com/pvetenant/backend/shared/proxmox"
 )
 
@@ -195,21 +196,9 @@ func resourceUsage(servers []serverData) []any {
 			}
 		}
 	}
-	sort.SliceStable(rows, func(i, j int) bool {
-		a, b := rows[i], rows[j]
-		switch {
-		case a.name != b.name:
-			return a.name < b.name
-		case a.id != b.id:
-			return a.id < b.id
-		case a.kind != b.kind:
-			return a.kind < b.kind
-		case a.node != b.node:
-			return a.node < b.node
-		case a.vmid != b.vmid:
-			return a.vmid < b.vmid
-		}
-		return a.storage < b.storage
+	slices.SortStableFunc(rows, func(a, b row) int {
+		return cmp.Or(cmp.Compare(a.name, b.name), cmp.Compare(a.id, b.id), cmp.Compare(a.kind, b.kind),
+			cmp.Compare(a.node, b.node), cmp.Compare(a.vmid, b.vmid), cmp.Compare(a.storage, b.storage))
 	})
 	out := make([]any, len(rows))
 	for i, r := range rows {
@@ -234,15 +223,8 @@ func nodeStatus(servers []serverData) []NodeStatus {
 				CPU: r.CPU, MaxCPU: r.MaxCPU, Mem: r.Mem, MaxMem: r.MaxMem, Disk: r.Disk, MaxDisk: r.MaxDisk, Uptime: r.Uptime})
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		switch {
-		case a.ServerName != b.ServerName:
-			return a.ServerName < b.ServerName
-		case a.ServerID != b.ServerID:
-			return a.ServerID < b.ServerID
-		}
-		return a.Node < b.Node
+	slices.SortStableFunc(out, func(a, b NodeStatus) int {
+		return cmp.Or(cmp.Compare(a.ServerName, b.ServerName), cmp.Compare(a.ServerID, b.ServerID), cmp.Compare(a.Node, b.Node))
 	})
 	return out
 }

@@ -3,10 +3,11 @@ package tenantstats
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/pvetenant/backend/shared/guests"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/pvetenant/backend/shared/guests"
 
 	"github.com/pvetenant/backend/shared/proxmox"
 )

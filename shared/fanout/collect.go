@@ -7,33 +7,35 @@ import (
 	"github.com/pvetenant/backend/shared/targets"
 )
 
-// Result is one server's typed answer beside its health. Value is the zero
-// value unless Health.Online().
+// Result is one server's typed answer beside its health.
 type Result[T any] struct {
 	Health Health
-	Value  T
+	// Value is what fn returned for the server: its answer when
+	// Health.Online(); with an error, whatever fn returned beside it (what
+	// a caller needs to describe the failure, e.g. how old a cached one is),
+	// usually the zero value. It is the zero value when fn was never called
+	// (a Problem, the request ended first) or panicked.
+	Value T
 }
 
-// Collect is Each with typed answers: fn's value for each server that
-// answered, in the order given, each with its health. A panic in fn is that
-// server's status: error, as in Each.
+// Collect is Each with typed answers: fn's value for each server, in the
+// order given, each with its health. A panic in fn is that server's status:
+// error, as in Each.
 func Collect[T any](ctx context.Context, r Runner, servers []targets.Server, fn func(ctx context.Context, s targets.Server, c *proxmox.Client) (T, error)) []Result[T] {
 	values := make([]T, len(servers))
 	health := r.Each(ctx, servers, func(ctx context.Context, i int, c *proxmox.Client) error {
 		// Endpoints are tried one after another (proxmox.Multi), never at
-		// once, so values[i] has one writer at a time.
+		// once, so values[i] has one writer at a time; the last endpoint
+		// tried gives the value, and a panic leaves none.
+		var zero T
+		values[i] = zero
 		v, err := fn(ctx, servers[i], c)
-		if err == nil {
-			values[i] = v
-		}
+		values[i] = v
 		return err
 	})
 	out := make([]Result[T], len(servers))
 	for i := range servers {
-		out[i] = Result[T]{Health: health[i]}
-		if health[i].Online() {
-			out[i].Value = values[i]
-		}
+		out[i] = Result[T]{Health: health[i], Value: values[i]}
 	}
 	return out
 }

@@ -41,9 +41,5 @@ func (h *Health) setVia(v proxmox.Via) {
 
 // OneVia is One that also says which endpoint answered.
 func (r Runner) OneVia(ctx context.Context, s targets.Server, fn func(ctx context.Context, c *proxmox.Client) error) (proxmox.Via, error) {
-	timeout := r.Proxmox.Timeout
-	if timeout <= 0 {
-		timeout = proxmox.DefaultTimeout
-	}
-	return r.call(ctx, s, timeout, fn)
+	return r.call(ctx, s, fn)
 }

@@ -1,6 +1,7 @@
 // Package fanout queries many Proxmox servers at once, a bounded number at a
-// time, each under its own deadline, so that one slow or broken server costs
-// its own entry in the answer and never the answer itself.
+// time, each under its own budget (proxmox.Options.Timeout, applied by the
+// server's client), so that one slow or broken server costs its own entry in
+// the answer and never the answer itself.
 package fanout
 
 import (
@@ -52,17 +53,13 @@ type Runner struct {
 }
 
 // Each calls fn once per server, concurrently (at most Limit at a time), each
-// call under a deadline of the per-server timeout. It returns when every call
+// call under the server's budget. It returns when every call
 // has returned, with one Health per server in the order given. A server with
 // a Problem (no credentials, unverified TLS) is reported without a call.
 func (r Runner) Each(ctx context.Context, servers []targets.Server, fn func(ctx context.Context, i int, c *proxmox.Client) error) []Health {
 	limit := r.Limit
 	if limit <= 0 {
 		limit = DefaultLimit
-	}
-	timeout := r.Proxmox.Timeout
-	if timeout <= 0 {
-		timeout = proxmox.DefaultTimeout
 	}
 	out := make([]Health, len(servers))
 	sem := make(chan struct{}, limit)
@@ -85,7 +82,7 @@ func (r Runner) Each(ctx context.Context, servers []targets.Server, fn func(ctx 
 				return
 			}
 			start := time.Now()
-			via, err := r.call(ctx, s, timeout, func(ctx context.Context, c *proxmox.Client) error { return fn(ctx, i, c) })
+			via, err := r.call(ctx, s, func(ctx context.Context, c *proxmox.Client) error { return fn(ctx, i, c) })
 			out[i].LatencyMs = time.Since(start).Milliseconds()
 			out[i].setVia(via)
 			out[i].Status = proxmox.Classify(err)
@@ -101,21 +98,17 @@ func (r Runner) Each(ctx context.Context, servers []targets.Server, fn func(ctx 
 	return out
 }
 
-// One runs fn against a single server under the per-server deadline.
+// One runs fn against a single server under the server's budget.
 func (r Runner) One(ctx context.Context, s targets.Server, fn func(ctx context.Context, c *proxmox.Client) error) error {
-	timeout := r.Proxmox.Timeout
-	if timeout <= 0 {
-		timeout = proxmox.DefaultTimeout
-	}
-	_, err := r.call(ctx, s, timeout, fn)
+	_, err := r.call(ctx, s, fn)
 	return err
 }
 
-// call runs fn under the per-server deadline, through the server's
-// endpoints. A panic in fn (a decoder bug meeting an answer nobody foresaw)
-// becomes this server's error instead of ending the process, which on the
-// local server hosts all four functions.
-func (r Runner) call(ctx context.Context, s targets.Server, timeout time.Duration, fn func(ctx context.Context, c *proxmox.Client) error) (via proxmox.Via, err error) {
+// call runs fn through the server's endpoints, under its budget
+// (proxmox.Multi.Do applies it). A panic in fn (a decoder bug meeting an
+// answer nobody foresaw) becomes this server's error instead of ending the
+// process, which on the local server hosts all four functions.
+func (r Runner) call(ctx context.Context, s targets.Server, fn func(ctx context.Context, c *proxmox.Client) error) (via proxmox.Via, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			if l := r.Proxmox.Logger; l != nil {
@@ -124,8 +117,6 @@ func (r Runner) call(ctx context.Context, s targets.Server, timeout time.Duratio
 			err = ErrPanic
 		}
 	}()
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	c, release, err := r.Clients.get(s, r.Proxmox)
 	if err != nil {
 		return proxmox.Via{}, err
@@ -134,20 +125,22 @@ func (r Runner) call(ctx context.Context, s targets.Server, timeout time.Duratio
 	return c.Do(ctx, fn)
 }
 
-// Clients keeps one proxmox.Client per server configuration across requests
-// of a warm process, so keep-alive connections and login tickets are reused.
-// An edited server (new credentials version, host, port or TLS setting) gets
-// a new client; the old one is dropped. A nil *Clients makes a fresh client
-// per call and closes its connections after.
+// Clients keeps one proxmox.Client per server across requests of a warm
+// process, so keep-alive connections and login tickets are reused. Entries
+// are keyed by server id and remember the configuration they were built for
+// (targets.Server.Key): an edited server (new credentials version, host,
+// port, TLS setting or endpoints) replaces its entry. A nil *Clients makes a
+// fresh client per call and closes its connections after.
 type Clients struct {
 	mu  sync.Mutex
 	max int
-	m   map[string]*entry
+	m   map[string]*entry // by server id
 }
 
 type entry struct {
-	c    *proxmox.Multi
-	used time.Time
+	config string // the Key of the configuration c was built for
+	c      *proxmox.Multi
+	used   time.Time
 }
 
 // NewClients returns a cache of at most max clients.
@@ -160,34 +153,36 @@ func (cs *Clients) get(s targets.Server, o proxmox.Options) (*proxmox.Multi, fun
 		c := s.Multi(o)
 		return c, c.CloseIdleConnections, nil
 	}
-	key := s.Key()
+	config := s.Key()
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	if e, ok := cs.m[key]; ok {
+	e, ok := cs.m[s.ID]
+	switch {
+	case ok && e.config == config:
 		e.used = time.Now()
 		return e.c, func() {}, nil
+	case ok:
+		e.c.CloseIdleConnections() // built for an older configuration
+	case len(cs.m) >= cs.max:
+		cs.evictOldest()
 	}
 	c := s.Multi(o)
-	// Drop older configurations of this server, and the least recently used
-	// client when full.
-	for k, e := range cs.m {
-		if len(k) > len(s.ID) && k[:len(s.ID)+1] == s.ID+"|" {
-			e.c.CloseIdleConnections()
-			delete(cs.m, k)
+	cs.m[s.ID] = &entry{config: config, c: c, used: time.Now()}
+	return c, func() {}, nil
+}
+
+// evictOldest drops the least recently used client. Caller holds mu.
+func (cs *Clients) evictOldest() {
+	var oldest string
+	for id, e := range cs.m {
+		if oldest == "" || e.used.Before(cs.m[oldest].used) {
+			oldest = id
 		}
 	}
-	if len(cs.m) >= cs.max {
-		var oldest string
-		for k, e := range cs.m {
-			if oldest == "" || e.used.Before(cs.m[oldest].used) {
-				oldest = k
-			}
-		}
-		cs.m[oldest].c.CloseIdleConnections()
+	if e := cs.m[oldest]; e != nil {
+		e.c.CloseIdleConnections()
 		delete(cs.m, oldest)
 	}
-	cs.m[key] = &entry{c: c, used: time.Now()}
-	return c, func() {}, nil
 }
 
 // Close closes every cached client's idle connections.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/pvetenant/backend/shared/proxmox"
 	"github.com/pvetenant/backend/shared/targets"
@@ -59,5 +60,76 @@ func TestEachSkipsServersWithProblem(t *testing.T) {
 	})
 	if called || got[0].Status != proxmox.StatusAuthError || got[0].Error != "no credentials" {
 		t.Fatalf("called=%v health=%+v", called, got[0])
+	}
+}
+
+// Collect keeps each server's typed value in the order given; a panic in one
+// server's fn is that server's error with no value, and costs the others
+// nothing. A failure keeps what fn returned beside it.
+func TestCollectTypedValuesInOrder(t *testing.T) {
+	servers := []targets.Server{server("a"), server("b"), server("c"), server("d"), server("e")}
+	servers[3].Problem, servers[3].ProblemStatus = "no credentials", proxmox.StatusAuthError
+	failed := proxmox.StoredError(proxmox.StatusTimeout, "timed out after 6s")
+	got := Collect(context.Background(), Runner{}, servers, func(ctx context.Context, s targets.Server, c *proxmox.Client) (string, error) {
+		switch s.ID {
+		case "b":
+			var m map[string]int
+			m["boom"]++ // a real runtime panic
+		case "e":
+			return "seen 3s ago", failed
+		}
+		return "value of " + s.ID, nil
+	})
+	if len(got) != len(servers) {
+		t.Fatalf("%d results for %d servers", len(got), len(servers))
+	}
+	for i, want := range []struct {
+		value  string
+		status proxmox.Status
+		err    string
+	}{
+		{"value of a", proxmox.StatusOnline, ""},
+		{"", proxmox.StatusError, ErrPanic.Error()},
+		{"value of c", proxmox.StatusOnline, ""},
+		{"", proxmox.StatusAuthError, "no credentials"},
+		{"seen 3s ago", proxmox.StatusTimeout, "timed out after 6s"},
+	} {
+		r := got[i]
+		if r.Health.ID != servers[i].ID || r.Value != want.value || r.Health.Status != want.status || r.Health.Error != want.err {
+			t.Errorf("server %s: got %+v, want value %q status %s error %q", servers[i].ID, r, want.value, want.status, want.err)
+		}
+	}
+	if h := Healths(got); len(h) != len(servers) || h[2].ID != "c" || !h[2].Online() {
+		t.Fatalf("Healths: %+v", h)
+	}
+}
+
+// The client cache holds one entry per server: an edited server replaces
+// its entry (no stale configuration kept beside it), and the least recently
+// used server goes when the cache is full.
+func TestClientsOneEntryPerServer(t *testing.T) {
+	cs := NewClients(2)
+	a, b, c := server("a"), server("b"), server("c")
+	first, _, _ := cs.get(a, proxmox.Options{})
+	if again, _, _ := cs.get(a, proxmox.Options{}); again != first {
+		t.Fatal("the same configuration got a new client")
+	}
+	edited := a
+	edited.CredentialsVersion++
+	if got, _, _ := cs.get(edited, proxmox.Options{}); got == first {
+		t.Fatal("an edited server kept its old client")
+	}
+	if len(cs.m) != 1 || cs.m["a"].config != edited.Key() {
+		t.Fatalf("entries %v, want only a's new configuration", cs.m)
+	}
+	cs.get(b, proxmox.Options{})
+	cs.m["a"].used = cs.m["b"].used.Add(-time.Second) // a is the least recently used
+	cs.get(c, proxmox.Options{})
+	if _, ok := cs.m["a"]; ok || len(cs.m) != 2 || cs.m["b"] == nil || cs.m["c"] == nil {
+		t.Fatalf("entries %v, want b and c", cs.m)
+	}
+	cs.Close()
+	if len(cs.m) != 0 {
+		t.Fatalf("Close left %d entries", len(cs.m))
 	}
 }

@@ -11,24 +11,39 @@ import (
 	"time"
 )
 
-// Version returns /version.
-func (c *Client) Version(ctx context.Context) (Version, error) {
+// call sends one request under the budget (a no-op inside a call that
+// already has one) and decodes the "data" member of the answer; a 2xx answer
+// decode cannot use is a bad response.
+func call[T any](ctx context.Context, c *Client, method, path string, decode func([]byte) (T, error)) (T, error) {
 	ctx, cancel := c.begin(ctx)
 	defer cancel()
-	return c.version(ctx)
-}
-
-func (c *Client) version(ctx context.Context) (Version, error) {
-	const op = "GET /version"
+	var zero T
 	var raw json.RawMessage
-	if err := c.request(ctx, http.MethodGet, "/version", &raw); err != nil {
-		return Version{}, err
+	if err := c.request(ctx, method, path, &raw); err != nil {
+		return zero, err
 	}
-	v, err := decodeVersion(raw)
+	v, err := decode(raw)
 	if err != nil {
-		return Version{}, c.badResponse(op, err)
+		return zero, c.badResponse(method+" "+path, err)
 	}
 	return v, nil
+}
+
+// tolerant is a tolerant decoder for call: malformed entries it skipped or
+// zeroed are logged at debug level, never failing the call.
+func tolerant[T any](c *Client, op string, decode func([]byte) (T, DecodeStats, error)) func([]byte) (T, error) {
+	return func(raw []byte) (T, error) {
+		v, st, err := decode(raw)
+		if err == nil {
+			c.logStats(op, st)
+		}
+		return v, err
+	}
+}
+
+// version returns /version (Probe's first request).
+func (c *Client) version(ctx context.Context) (Version, error) {
+	return call(ctx, c, http.MethodGet, "/version", decodeVersion)
 }
 
 // resourceTypes maps accepted filters to the server-side ?type= value.
@@ -51,19 +66,12 @@ func (c *Client) ClusterResources(ctx context.Context, typ string) ([]Resource, 
 	if q != "" {
 		path += "?type=" + q
 	}
-	op := "GET " + path
-
-	ctx, cancel := c.begin(ctx)
-	defer cancel()
-	var raw json.RawMessage
-	if err := c.request(ctx, http.MethodGet, path, &raw); err != nil {
+	res, err := call(ctx, c, http.MethodGet, path, tolerant(c, "GET "+path, func(raw []byte) ([]Resource, DecodeStats, error) {
+		return decodeList(raw, decodeResource)
+	}))
+	if err != nil {
 		return nil, err
 	}
-	res, st, err := decodeList(raw, decodeResource)
-	if err != nil {
-		return nil, c.badResponse(op, err)
-	}
-	c.logStats(op, st)
 	if typ == "qemu" || typ == "lxc" {
 		kept := res[:0]
 		for _, r := range res {
@@ -76,42 +84,16 @@ func (c *Client) ClusterResources(ctx context.Context, typ string) ([]Resource, 
 	return res, nil
 }
 
-// Nodes returns /nodes.
-func (c *Client) Nodes(ctx context.Context) ([]Node, error) {
-	ctx, cancel := c.begin(ctx)
-	defer cancel()
-	return c.nodes(ctx)
-}
-
+// nodes returns /nodes (Probe's node count).
 func (c *Client) nodes(ctx context.Context) ([]Node, error) {
-	const op = "GET /nodes"
-	var raw json.RawMessage
-	if err := c.request(ctx, http.MethodGet, "/nodes", &raw); err != nil {
-		return nil, err
-	}
-	nodes, st, err := decodeList(raw, decodeNode)
-	if err != nil {
-		return nil, c.badResponse(op, err)
-	}
-	c.logStats(op, st)
-	return nodes, nil
+	return call(ctx, c, http.MethodGet, "/nodes", tolerant(c, "GET /nodes", func(raw []byte) ([]Node, DecodeStats, error) {
+		return decodeList(raw, decodeNode)
+	}))
 }
 
 // ClusterStatus returns /cluster/status (needs Sys.Audit on /).
 func (c *Client) ClusterStatus(ctx context.Context) (ClusterStatus, error) {
-	const op = "GET /cluster/status"
-	ctx, cancel := c.begin(ctx)
-	defer cancel()
-	var raw json.RawMessage
-	if err := c.request(ctx, http.MethodGet, "/cluster/status", &raw); err != nil {
-		return ClusterStatus{}, err
-	}
-	cs, st, err := DecodeClusterStatus(raw)
-	if err != nil {
-		return ClusterStatus{}, c.badResponse(op, err)
-	}
-	c.logStats(op, st)
-	return cs, nil
+	return call(ctx, c, http.MethodGet, "/cluster/status", tolerant(c, "GET /cluster/status", decodeClusterStatus))
 }
 
 // GuestAction starts/stops/shuts down/reboots a VM (typ "qemu") or
@@ -130,18 +112,7 @@ func (c *Client) GuestAction(ctx context.Context, node, typ string, vmid int, ac
 		return "", invalidInput(op, "action must be start, stop, shutdown or reboot")
 	}
 	path := "/nodes/" + node + "/" + typ + "/" + strconv.Itoa(vmid) + "/status/" + action
-
-	ctx, cancel := c.begin(ctx)
-	defer cancel()
-	var raw json.RawMessage
-	if err := c.request(ctx, http.MethodPost, path, &raw); err != nil {
-		return "", err
-	}
-	upid, err := decodeUPID(raw)
-	if err != nil {
-		return "", c.badResponse("POST "+path, err)
-	}
-	return upid, nil
+	return call(ctx, c, http.MethodPost, path, decodeUPID)
 }
 
 // TaskStatus returns the status of a task started on node.
@@ -158,18 +129,7 @@ func (c *Client) TaskStatus(ctx context.Context, node, upid string) (TaskStatus,
 		return TaskStatus{}, invalidInput(op, "task id belongs to a different node")
 	}
 	path := "/nodes/" + node + "/tasks/" + url.PathEscape(upid) + "/status"
-
-	ctx, cancel := c.begin(ctx)
-	defer cancel()
-	var raw json.RawMessage
-	if err := c.request(ctx, http.MethodGet, path, &raw); err != nil {
-		return TaskStatus{}, err
-	}
-	ts, err := decodeTask(raw)
-	if err != nil {
-		return TaskStatus{}, c.badResponse("GET "+path, err)
-	}
-	return ts, nil
+	return call(ctx, c, http.MethodGet, path, decodeTask)
 }
 
 // Probe backs the "test connection" button: version, node count, latency of

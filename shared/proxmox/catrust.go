@@ -101,7 +101,7 @@ func buildCATLSConfig(pin []byte, pool *x509.CertPool, record func(string)) (*tl
 			return &CAMismatchError{Seen: "(none)"}
 		}
 		sum := sha256.Sum256(cs.PeerCertificates[0].Raw)
-		fp := FormatFingerprint(sum[:])
+		fp := formatFingerprint(sum[:])
 		record(fp)
 		if pin != nil && subtle.ConstantTimeCompare(sum[:], pin) == 1 {
 			return nil

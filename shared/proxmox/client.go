@@ -98,12 +98,38 @@ type Target struct {
 
 // Options tune a Client.
 type Options struct {
-	Timeout time.Duration   // per call; 0 means DefaultTimeout
+	// Timeout is the per-server budget of one call to a server: every
+	// endpoint tried and every request made (Multi.Do), or one request of
+	// a bare Client. 0 means DefaultTimeout.
+	Timeout time.Duration
 	Guard   *netguard.Guard // nil means netguard.New(nil): no allow list
 	Logger  *slog.Logger    // nil discards
 	// ConnectTimeout bounds dial + TLS handshake to one endpoint (0: the
 	// whole Timeout); set for multi-endpoint servers (endpoints.go).
 	ConnectTimeout time.Duration
+}
+
+// Budget is the per-server budget: Timeout, or DefaultTimeout when unset.
+// The one place that default is applied.
+func (o Options) Budget() time.Duration {
+	if o.Timeout <= 0 {
+		return DefaultTimeout
+	}
+	return o.Timeout
+}
+
+// normalized fills in every default, so nothing below checks for zero again.
+func (o Options) normalized() Options {
+	o.Timeout = o.Budget()
+	if o.Guard == nil {
+		// Secure default: an unconfigured caller must not reach loopback or
+		// metadata addresses.
+		o.Guard = netguard.New(nil)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
 }
 
 // Client talks to one server. Token-authenticated clients are safe for
@@ -174,29 +200,19 @@ func NewClient(t Target, o Options) (*Client, error) {
 
 	var pin []byte
 	if strings.TrimSpace(t.Fingerprint) != "" {
-		if pin, err = ParseFingerprint(t.Fingerprint); err != nil {
+		if pin, err = parseFingerprint(t.Fingerprint); err != nil {
 			return nil, configErr(err.Error())
 		}
 	}
 
+	o = o.normalized()
 	c := &Client{
 		baseURL:  "https://" + net.JoinHostPort(host, strconv.Itoa(port)) + "/api2/json",
 		timeout:  o.Timeout,
 		log:      o.Logger,
 		password: usePass,
 	}
-	if c.timeout <= 0 {
-		c.timeout = DefaultTimeout
-	}
-	if c.log == nil {
-		c.log = slog.New(slog.DiscardHandler)
-	}
 	guard := o.Guard
-	if guard == nil {
-		// Secure default: an unconfigured caller must not reach loopback or
-		// metadata addresses.
-		guard = netguard.New(nil)
-	}
 
 	ca, err := parseClusterCA(t.ClusterCA)
 	if err != nil {
@@ -256,9 +272,6 @@ func NewClient(t Target, o Options) (*Client, error) {
 	return c, nil
 }
 
-// TLSMode returns TLSModePinned or TLSModeVerified.
-func (c *Client) TLSMode() string { return c.tlsMode }
-
 // LastFingerprint returns the SHA-256 leaf fingerprint (uppercase colon hex)
 // seen on the most recent TLS handshake, including failed ones, or "".
 func (c *Client) LastFingerprint() string {
@@ -278,22 +291,41 @@ func (c *Client) recordFingerprint(fp string) {
 
 type callKey struct{}
 
-type callInfo struct{ budget time.Duration }
+// callInfo marks a context that runs under a server's budget: the deadline
+// it set, and what the call actually had (the parent deadline may be
+// shorter), for the timeout message.
+type callInfo struct {
+	deadline time.Time
+	budget   time.Duration
+}
 
-// begin applies the per-call deadline. budget is what the caller actually
-// had (the parent deadline may be shorter), for the timeout message.
-func (c *Client) begin(ctx context.Context) (context.Context, context.CancelFunc) {
+// withBudget bounds one call to a server by its budget, once: a context
+// already under a budget (inside Multi.Do, whose budget covers every
+// endpoint and every request fn makes) keeps it. A context detached from its
+// budget (context.WithoutCancel keeps the mark but drops the deadline, as a
+// fetch shared by several requests does) gets a budget of its own, so a
+// shared fetch is bounded by the server's budget, not by whoever asked first.
+func withBudget(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	budget := c.timeout
-	if dl, ok := ctx.Deadline(); ok {
-		if r := time.Until(dl); r < budget {
-			budget = r
-		}
+	dl, has := ctx.Deadline()
+	if ci, _ := ctx.Value(callKey{}).(*callInfo); ci != nil && has && !dl.After(ci.deadline) {
+		return ctx, func() {}
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	return context.WithValue(ctx, callKey{}, &callInfo{budget: budget}), cancel
+	budget := timeout
+	if has {
+		budget = min(budget, time.Until(dl))
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	dl, _ = ctx.Deadline()
+	return context.WithValue(ctx, callKey{}, &callInfo{deadline: dl, budget: budget}), cancel
+}
+
+// begin applies the budget to one request of a bare Client; inside
+// Multi.Do it is already applied.
+func (c *Client) begin(ctx context.Context) (context.Context, context.CancelFunc) {
+	return withBudget(ctx, c.timeout)
 }
 
 // recorder is filled by captureTransport for one go-proxmox request (which

@@ -202,7 +202,7 @@ func TestTokenHeader(t *testing.T) {
 		io.WriteString(w, versionBody)
 	}))
 	c, _ := newTestClient(t, tokenTarget(t, srv), 0)
-	v, err := c.Version(context.Background())
+	v, err := c.version(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +287,7 @@ func TestTicketRejectedSessionRelogin(t *testing.T) {
 	h, p := hostPort(t, srv)
 	c, logs := newTestClient(t, Target{Host: h, Port: p, Username: testUser, Password: testPassword, Fingerprint: pinOf(srv)}, 0)
 	ctx := context.Background()
-	if _, err := c.Version(ctx); err != nil {
+	if _, err := c.version(ctx); err != nil {
 		t.Fatal(err)
 	}
 	f.rotate.Store(true) // server no longer accepts the ticket we hold
@@ -309,7 +309,7 @@ func TestTicketAndCSRFFlow(t *testing.T) {
 	h, p := hostPort(t, srv)
 	c, logs := newTestClient(t, Target{Host: h, Port: p, Username: testUser, Password: testPassword, Fingerprint: pinOf(srv)}, 0)
 
-	if _, err := c.Version(context.Background()); err != nil {
+	if _, err := c.version(context.Background()); err != nil {
 		t.Fatalf("Version: %v", err)
 	}
 	upid, err := c.GuestAction(context.Background(), "pve1", "qemu", 100, "start")
@@ -333,7 +333,7 @@ func TestTicketAndCSRFFlow(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := c.Nodes(context.Background()); err != nil {
+			if _, err := c.nodes(context.Background()); err != nil {
 				t.Errorf("concurrent Nodes: %v", err)
 			}
 		}()
@@ -346,7 +346,7 @@ func TestTicketLoginFailure(t *testing.T) {
 	srv := newTLSServer(t, f)
 	h, p := hostPort(t, srv)
 	c, logs := newTestClient(t, Target{Host: h, Port: p, Username: testUser, Password: "wrong-password", Fingerprint: pinOf(srv)}, 0)
-	_, err := c.Version(context.Background())
+	_, err := c.version(context.Background())
 	e := assertStatus(t, err, StatusAuthError)
 	if e.HTTPStatus != 401 || !strings.Contains(Describe(err), "login failed") {
 		t.Errorf("login failure: %v / %q", err, Describe(err))
@@ -390,7 +390,7 @@ func TestTLSModes(t *testing.T) {
 		tg := tokenTarget(t, srv)
 		tg.Fingerprint = strings.ReplaceAll(realFP, ":", "")
 		c, _ := newTestClient(t, tg, 0)
-		if _, err := c.Version(context.Background()); err != nil {
+		if _, err := c.version(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -415,7 +415,7 @@ func TestTLSModes(t *testing.T) {
 			t.Errorf("error chain: %v", err)
 		}
 		// And again: never silently re-pinned.
-		_, err = c.Version(context.Background())
+		_, err = c.version(context.Background())
 		assertStatus(t, err, StatusTLSError)
 	})
 
@@ -456,7 +456,7 @@ func TestTLSModes(t *testing.T) {
 		tg.RootCAs = x509.NewCertPool()
 		tg.RootCAs.AddCert(srv.Certificate())
 		c, _ := newTestClient(t, tg, 0)
-		_, err := c.Version(context.Background())
+		_, err := c.version(context.Background())
 		assertStatus(t, err, StatusTLSError)
 		if !strings.Contains(Describe(err), "host name") {
 			t.Errorf("Describe = %q", Describe(err))
@@ -477,7 +477,7 @@ func TestTLSModes(t *testing.T) {
 		defer plain.Close()
 		h, p := hostPort(t, plain)
 		c, _ := newTestClient(t, Target{Host: h, Port: p, TokenID: testTokenID, TokenSecret: testTokenSecret, Fingerprint: anyPin}, 0)
-		_, err := c.Version(context.Background())
+		_, err := c.version(context.Background())
 		assertStatus(t, err, StatusTLSError)
 	})
 }
@@ -598,7 +598,7 @@ func TestHTTPStatusClassification(t *testing.T) {
 			c, logs := newTestClient(t, tokenTarget(t, srv), 0)
 			call := tc.call
 			if call == nil {
-				call = func(c *Client) error { _, err := c.Version(context.Background()); return err }
+				call = func(c *Client) error { _, err := c.version(context.Background()); return err }
 			}
 			err := call(c)
 			assertStatus(t, err, tc.want)
@@ -622,7 +622,9 @@ func rawResponseTruncated(w http.ResponseWriter) {
 	buf.Flush()
 }
 
-func TestTimeout(t *testing.T) {
+// newHangingServer never answers: each request waits until the client
+// gives up or the test ends.
+func newHangingServer(t testing.TB) *httptest.Server {
 	release := make(chan struct{})
 	srv := newTLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -630,12 +632,17 @@ func TestTimeout(t *testing.T) {
 		case <-release:
 		}
 	}))
-	defer close(release)
+	t.Cleanup(func() { close(release) }) // before the server's own cleanup waits for its handlers
+	return srv
+}
+
+func TestTimeout(t *testing.T) {
+	srv := newHangingServer(t)
 	const timeout = 300 * time.Millisecond
 	c, _ := newTestClient(t, tokenTarget(t, srv), timeout)
 
 	start := time.Now()
-	_, err := c.Version(context.Background())
+	_, err := c.version(context.Background())
 	elapsed := time.Since(start)
 	e := assertStatus(t, err, StatusTimeout)
 	if elapsed > timeout+5*time.Second {
@@ -654,7 +661,7 @@ func TestTimeout(t *testing.T) {
 	// Caller cancellation is not a timeout.
 	ctx, cancel2 := context.WithCancel(context.Background())
 	go func() { time.Sleep(50 * time.Millisecond); cancel2() }()
-	_, err = c.Version(ctx)
+	_, err = c.version(ctx)
 	if !errors.Is(err, ErrCanceled) || Classify(err) != StatusError {
 		t.Errorf("cancel: %v (%s)", err, Classify(err))
 	}
@@ -668,7 +675,7 @@ func TestClosedPort(t *testing.T) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	c, _ := newTestClient(t, Target{Host: "127.0.0.1", Port: port, TokenID: testTokenID, TokenSecret: testTokenSecret, Fingerprint: anyPin}, 0)
-	_, err = c.Version(context.Background())
+	_, err = c.version(context.Background())
 	assertStatus(t, err, StatusOffline)
 	if Describe(err) != "connection refused" || !errors.Is(err, ErrUnreachable) {
 		t.Errorf("Describe = %q (%v)", Describe(err), err)
@@ -690,7 +697,7 @@ func TestGuardRefusal(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = c.Version(context.Background())
+			_, err = c.version(context.Background())
 			assertStatus(t, err, StatusError)
 			if !errors.Is(err, ErrForbiddenAddress) || !errors.Is(err, netguard.ErrForbiddenAddress) {
 				t.Errorf("not ErrForbiddenAddress: %v", err)
@@ -810,7 +817,7 @@ func TestEndpoints(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	nodes, err := c.Nodes(ctx)
+	nodes, err := c.nodes(ctx)
 	if err != nil || len(nodes) != 3 {
 		t.Fatalf("nodes: %v %v", nodes, err)
 	}
@@ -854,7 +861,7 @@ func TestBodyLimit(t *testing.T) {
 		io.WriteString(w, `"}`)
 	}))
 	c, _ := newTestClient(t, tokenTarget(t, srv), 10*time.Second)
-	_, err := c.Version(context.Background())
+	_, err := c.version(context.Background())
 	assertStatus(t, err, StatusError)
 	if Describe(err) != "response too large" {
 		t.Errorf("Describe = %q (%v)", Describe(err), err)
@@ -903,7 +910,7 @@ func TestNoSecretsAnywhere(t *testing.T) {
 				}
 				c, logs := newTestClient(t, mode(tokenTarget(t, srv)), 300*time.Millisecond)
 				var errs []error
-				_, err := c.Version(context.Background())
+				_, err := c.version(context.Background())
 				errs = append(errs, err)
 				_, err = c.ClusterResources(context.Background(), "")
 				errs = append(errs, err)
@@ -1051,14 +1058,14 @@ func TestClassifyRawErrors(t *testing.T) {
 }
 
 func TestFingerprintFormat(t *testing.T) {
-	b, err := ParseFingerprint(" ab:CD:" + strings.Repeat("01:", 29) + "ff ")
+	b, err := parseFingerprint(" ab:CD:" + strings.Repeat("01:", 29) + "ff ")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := FormatFingerprint(b); got != "AB:CD:"+strings.Repeat("01:", 29)+"FF" {
-		t.Errorf("FormatFingerprint = %s", got)
+	if got := formatFingerprint(b); got != "AB:CD:"+strings.Repeat("01:", 29)+"FF" {
+		t.Errorf("formatFingerprint = %s", got)
 	}
-	if FormatFingerprint(nil) != "" {
+	if formatFingerprint(nil) != "" {
 		t.Error("empty digest")
 	}
 }

@@ -325,8 +325,8 @@ func decodeNode(raw []byte) (Node, string, []string, bool) {
 	}, "node/" + w.Node.s, bad, true
 }
 
-// DecodeNodes decodes a /nodes response tolerantly.
-func DecodeNodes(body []byte) ([]Node, DecodeStats, error) {
+// decodeNodes decodes a /nodes response tolerantly.
+func decodeNodes(body []byte) ([]Node, DecodeStats, error) {
 	return decodeList(unwrapData(body), decodeNode)
 }
 
@@ -375,8 +375,8 @@ func decodeClusterEntry(raw []byte) (clusterEntry, string, []string, bool) {
 	return clusterEntry{}, "", nil, false
 }
 
-// DecodeClusterStatus decodes a /cluster/status response tolerantly.
-func DecodeClusterStatus(body []byte) (ClusterStatus, DecodeStats, error) {
+// decodeClusterStatus decodes a /cluster/status response tolerantly.
+func decodeClusterStatus(body []byte) (ClusterStatus, DecodeStats, error) {
 	entries, st, err := decodeList(unwrapData(body), decodeClusterEntry)
 	if err != nil {
 		return ClusterStatus{}, st, err
@@ -412,13 +412,19 @@ type wireVersion struct {
 	RepoID  fStr `json:"repoid"`
 }
 
-func decodeVersion(body []byte) (Version, error) {
-	var w wireVersion
+// decodeObject reads an answer that is one object (bare or in the {"data":
+// ...} envelope) into w; what names it in the error.
+func decodeObject(body []byte, what string, w any) error {
 	data := unwrapData(body)
 	if len(data) == 0 || data[0] != '{' {
-		return Version{}, errors.New("version: expected an object")
+		return errors.New(what + ": expected an object")
 	}
-	if err := json.Unmarshal(data, &w); err != nil {
+	return json.Unmarshal(data, w)
+}
+
+func decodeVersion(body []byte) (Version, error) {
+	var w wireVersion
+	if err := decodeObject(body, "version", &w); err != nil {
 		return Version{}, err
 	}
 	if w.Version.s == "" {
@@ -441,11 +447,7 @@ type wireTask struct {
 
 func decodeTask(body []byte) (TaskStatus, error) {
 	var w wireTask
-	data := unwrapData(body)
-	if len(data) == 0 || data[0] != '{' {
-		return TaskStatus{}, errors.New("task status: expected an object")
-	}
-	if err := json.Unmarshal(data, &w); err != nil {
+	if err := decodeObject(body, "task status", &w); err != nil {
 		return TaskStatus{}, err
 	}
 	if w.Status.s == "" {

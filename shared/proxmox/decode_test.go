@@ -278,21 +278,21 @@ func TestFlexScalars(t *testing.T) {
 }
 
 func TestDecodeNodes(t *testing.T) {
-	nodes, st, err := DecodeNodes(readFixture(t, "pve8_nodes.json"))
+	nodes, st, err := decodeNodes(readFixture(t, "pve8_nodes.json"))
 	if err != nil || st.Kept != 3 {
 		t.Fatalf("nodes: %v %+v", err, st)
 	}
 	if nodes[0].SSLFingerprint == "" || nodes[0].MaxCPU != 32 || nodes[2].Status != "offline" || nodes[2].Mem != 0 {
 		t.Errorf("nodes = %+v", nodes)
 	}
-	nodes, st, err = DecodeNodes([]byte(`[{"node":"a","status":"online","maxcpu":"4"},"x",{"status":"online"}]`))
+	nodes, st, err = decodeNodes([]byte(`[{"node":"a","status":"online","maxcpu":"4"},"x",{"status":"online"}]`))
 	if err != nil || len(nodes) != 1 || st.Skipped != 2 || nodes[0].MaxCPU != 4 {
 		t.Errorf("odd nodes: %+v %+v %v", nodes, st, err)
 	}
 }
 
 func TestDecodeClusterStatus(t *testing.T) {
-	cs, _, err := DecodeClusterStatus(readFixture(t, "pve8_cluster_status.json"))
+	cs, _, err := decodeClusterStatus(readFixture(t, "pve8_cluster_status.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +303,7 @@ func TestDecodeClusterStatus(t *testing.T) {
 		t.Errorf("nodes = %+v", cs.Nodes)
 	}
 
-	cs, _, err = DecodeClusterStatus(readFixture(t, "standalone_cluster_status.json"))
+	cs, _, err = decodeClusterStatus(readFixture(t, "standalone_cluster_status.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +311,7 @@ func TestDecodeClusterStatus(t *testing.T) {
 		t.Errorf("standalone = %+v", cs)
 	}
 
-	cs, _, err = DecodeClusterStatus([]byte(`[{"type":"cluster","name":"c","quorate":"0","nodes":"2"},{"type":"node","name":"n1","online":"1"},{"type":"weird"}]`))
+	cs, _, err = decodeClusterStatus([]byte(`[{"type":"cluster","name":"c","quorate":"0","nodes":"2"},{"type":"node","name":"n1","online":"1"},{"type":"weird"}]`))
 	if err != nil || cs.Quorate || cs.NodeCount != 2 || len(cs.Nodes) != 1 || !cs.Nodes[0].Online {
 		t.Errorf("odd cluster status = %+v %v", cs, err)
 	}

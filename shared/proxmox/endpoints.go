@@ -35,29 +35,27 @@ func (e Endpoint) Name() string {
 	return net.JoinHostPort(e.Host, strconv.Itoa(p))
 }
 
-// MaxConnectTimeout caps the per-endpoint connect phase.
-const MaxConnectTimeout = time.Second
+// maxConnectTimeout caps the per-endpoint connect phase.
+const maxConnectTimeout = time.Second
 
-// ConnectTimeout is how the per-server budget is split: with n endpoints
-// each gets at most budget/(n+1) (capped at MaxConnectTimeout) to connect
+// connectTimeout is how the per-server budget is split: with n endpoints
+// each gets at most budget/(n+1) (capped at maxConnectTimeout) to connect
 // and handshake, so that even if every endpoint but the last one black-holes
 // its SYNs, the last one still has at least one share of the budget to
 // answer. Once connected, a request may use whatever is left of the budget.
 // A single endpoint keeps the whole budget (unchanged behaviour).
-func ConnectTimeout(budget time.Duration, n int) time.Duration {
+func connectTimeout(budget time.Duration, n int) time.Duration {
 	if n <= 1 {
 		return 0
 	}
-	if budget <= 0 {
-		budget = DefaultTimeout
-	}
-	return min(budget/time.Duration(n+1), MaxConnectTimeout)
+	return min(budget/time.Duration(n+1), maxConnectTimeout)
 }
 
 // Multi is one server reached through several endpoints: the primary
 // (Target's Host/Port/Fingerprint) first, then the further ones in order.
 type Multi struct {
 	key     string // server identity for the process-wide memory
+	timeout time.Duration
 	names   []string
 	clients []*Client // nil where the endpoint's client could not be built
 	errs    []error   // why not
@@ -68,8 +66,9 @@ type Multi struct {
 // never called. It makes no network request.
 func NewMulti(key string, t Target, extra []Endpoint, o Options) *Multi {
 	eps := append([]Endpoint{{Host: t.Host, Port: t.Port, Fingerprint: t.Fingerprint}}, extra...)
-	o.ConnectTimeout = ConnectTimeout(o.Timeout, len(eps))
-	m := &Multi{key: key, names: make([]string, len(eps)), clients: make([]*Client, len(eps)), errs: make([]error, len(eps))}
+	o = o.normalized()
+	o.ConnectTimeout = connectTimeout(o.Timeout, len(eps))
+	m := &Multi{key: key, timeout: o.Timeout, names: make([]string, len(eps)), clients: make([]*Client, len(eps)), errs: make([]error, len(eps))}
 	for i, e := range eps {
 		m.names[i] = e.Name()
 		et := t
@@ -105,7 +104,8 @@ type Via struct {
 // Do runs fn against the endpoint that worked last (remembered per process),
 // and on a failure that means "this node, not the cluster" (refused, reset,
 // no route, connect timeout, TLS refused, pveproxy 595/596) against the next
-// one, all within ctx (the per-server budget). fn must be safe to repeat on
+// one, all within the per-server budget (Options.Timeout, applied here and
+// nowhere else for this call; ctx may end it sooner). fn must be safe to repeat on
 // another endpoint after such a failure: nothing was executed (for writes,
 // only failures before the request was sent fail over, see failover).
 //
@@ -113,6 +113,8 @@ type Via struct {
 // not checked for recheckAfter are checked with a TLS handshake only (no
 // credentials) concurrently, so Via.Reachable is a real count.
 func (m *Multi) Do(ctx context.Context, fn func(ctx context.Context, c *Client) error) (Via, error) {
+	ctx, cancel := withBudget(ctx, m.timeout)
+	defer cancel()
 	n := len(m.clients)
 	via := Via{Total: n}
 	// Order: the last endpoint that worked, then the others in configured
@@ -179,14 +181,14 @@ func (m *Multi) checkStale(ctx context.Context, skip []bool, wg *sync.WaitGroup)
 		go func(i int, c *Client) {
 			defer wg.Done()
 			defer func() { _ = recover() }()
-			mem.record(m.key, i, len(m.clients), c.Handshake(ctx) == nil)
+			mem.record(m.key, i, len(m.clients), c.handshake(ctx) == nil)
 		}(i, c)
 	}
 }
 
-// Handshake connects and completes a TLS handshake under the client's trust
+// handshake connects and completes a TLS handshake under the client's trust
 // (pin, cluster CA or system roots), then closes without sending a byte.
-func (c *Client) Handshake(ctx context.Context) error {
+func (c *Client) handshake(ctx context.Context) error {
 	d := c.timeout
 	if c.connectTimeout > 0 {
 		d = c.connectTimeout

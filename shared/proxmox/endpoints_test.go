@@ -18,10 +18,10 @@ func TestConnectTimeoutSplit(t *testing.T) {
 		{4 * time.Second, 1, 0}, // one endpoint keeps the whole budget
 		{4 * time.Second, 3, time.Second},
 		{2 * time.Second, 3, 500 * time.Millisecond},
-		{10 * time.Second, 2, MaxConnectTimeout},
+		{10 * time.Second, 2, maxConnectTimeout},
 	} {
-		if got := ConnectTimeout(c.budget, c.n); got != c.want {
-			t.Errorf("ConnectTimeout(%v, %d) = %v, want %v", c.budget, c.n, got, c.want)
+		if got := connectTimeout(c.budget, c.n); got != c.want {
+			t.Errorf("connectTimeout(%v, %d) = %v, want %v", c.budget, c.n, got, c.want)
 		}
 	}
 }
@@ -51,5 +51,46 @@ func TestFailoverOnlyWhereNothingRan(t *testing.T) {
 		if got := failover(c.err); got != c.want {
 			t.Errorf("%s: failover = %v, want %v", c.name, got, c.want)
 		}
+	}
+}
+
+// A call to a server has one budget (Options.Timeout), applied by Multi.Do:
+// every request fn makes shares it. A request detached from the call (a
+// fetch shared with other requests runs under context.WithoutCancel) gets a
+// budget of its own instead of none.
+func TestOneBudgetPerCallToAServer(t *testing.T) {
+	srv := newHangingServer(t)
+	const budget = 300 * time.Millisecond
+	m := NewMulti(t.Name(), tokenTarget(t, srv), nil, Options{Timeout: budget, Guard: allowLoopback(t)})
+	defer m.CloseIdleConnections()
+
+	start := time.Now()
+	var first, second error
+	_, err := m.Do(context.Background(), func(ctx context.Context, c *Client) error {
+		_, first = c.ClusterResources(ctx, "")
+		_, second = c.ClusterStatus(ctx) // what is left of the same budget: nothing
+		return first
+	})
+	elapsed := time.Since(start)
+	e := assertStatus(t, err, StatusTimeout)
+	assertStatus(t, second, StatusTimeout)
+	if elapsed >= 2*budget {
+		t.Errorf("two requests took %v: each got a budget of its own", elapsed)
+	}
+	if e.Timeout != budget || Describe(err) != "timed out after 300ms" {
+		t.Errorf("Describe = %q, Timeout = %v", Describe(err), e.Timeout)
+	}
+
+	done := make(chan error, 1)
+	go m.Do(context.Background(), func(ctx context.Context, c *Client) error {
+		_, err := c.ClusterResources(context.WithoutCancel(ctx), "")
+		done <- err
+		return nil
+	})
+	select {
+	case err := <-done:
+		assertStatus(t, err, StatusTimeout)
+	case <-time.After(budget + 5*time.Second):
+		t.Fatal("a request detached from its call ran without a budget")
 	}
 }

@@ -47,11 +47,11 @@ func TestRejectedSessionWithSlow401IsAuthError(t *testing.T) {
 	cfg.AuthFailureDelay = pvesim.RealAuthFailureDelay
 	slow := pvesim.NewTestSim(t, cfg)
 	c := simClient(t, slow, Target{Username: pvesim.PresetUser, Password: pvesim.PresetPassword}, 4*time.Second)
-	if _, err := c.Version(context.Background()); err != nil {
+	if _, err := c.version(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	slow.SetFault(pvesim.Fault{Unauthorized: true})
-	_, err := c.Version(context.Background())
+	_, err := c.version(context.Background())
 	if Classify(err) != StatusAuthError {
 		t.Fatalf("rejected session: %s (%v)", Classify(err), err)
 	}

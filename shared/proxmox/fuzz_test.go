@@ -36,9 +36,9 @@ func FuzzDecoders(f *testing.F) {
 				_ = r.TagList()
 			}
 		}
-		if nodes, _, err := DecodeNodes(body); err == nil && elements >= 0 && len(nodes) > elements {
+		if nodes, _, err := decodeNodes(body); err == nil && elements >= 0 && len(nodes) > elements {
 			t.Fatalf("%d nodes from %d elements", len(nodes), elements)
 		}
-		_, _, _ = DecodeClusterStatus(body)
+		_, _, _ = decodeClusterStatus(body)
 	})
 }

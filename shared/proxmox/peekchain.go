@@ -7,8 +7,6 @@ import (
 	"errors"
 	"net"
 	"strconv"
-
-	"github.com/pvetenant/backend/shared/netguard"
 )
 
 // PeekCertificates completes a TLS handshake with host:port, through the
@@ -24,17 +22,10 @@ func PeekCertificates(ctx context.Context, host string, port int, o Options) ([]
 	if port == 0 {
 		port = DefaultPort
 	}
-	timeout := o.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	guard := o.Guard
-	if guard == nil {
-		guard = netguard.New(nil)
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	o = o.normalized()
+	ctx, cancel := withBudget(ctx, o.Timeout)
 	defer cancel()
-	raw, err := guard.DialContext(ctx, "tcp", net.JoinHostPort(h, strconv.Itoa(port)))
+	raw, err := o.Guard.DialContext(ctx, "tcp", net.JoinHostPort(h, strconv.Itoa(port)))
 	if err != nil {
 		return nil, err
 	}

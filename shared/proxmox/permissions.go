@@ -61,16 +61,9 @@ func joinOr(s []string) string {
 // pve-access-control PVE/API2/AccessControl.pm "permissions") and
 // summarises them.
 func (c *Client) Permissions(ctx context.Context) (Privileges, error) {
-	const path = "/access/permissions"
-	ctx, cancel := c.begin(ctx)
-	defer cancel()
-	var raw json.RawMessage
-	if err := c.request(ctx, http.MethodGet, path, &raw); err != nil {
-		return Privileges{}, err
-	}
-	perms, err := decodePermissions(raw)
+	perms, err := call(ctx, c, http.MethodGet, "/access/permissions", decodePermissions)
 	if err != nil {
-		return Privileges{}, c.badResponse("GET "+path, err)
+		return Privileges{}, err
 	}
 	return summarisePermissions(perms), nil
 }

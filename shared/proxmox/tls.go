@@ -16,10 +16,10 @@ const (
 	TLSModeVerified = "verified" // VerifyTLS: normal chain + host name verification
 )
 
-// ParseFingerprint parses a SHA-256 certificate fingerprint written as colon
+// parseFingerprint parses a SHA-256 certificate fingerprint written as colon
 // separated hex (as shown by Proxmox and browsers), case-insensitive. Colons
 // are optional so a plain 64-digit hex string is accepted too.
-func ParseFingerprint(s string) ([]byte, error) {
+func parseFingerprint(s string) ([]byte, error) {
 	s = strings.TrimSpace(s)
 	s = strings.ReplaceAll(s, ":", "")
 	b, err := hex.DecodeString(s)
@@ -29,9 +29,9 @@ func ParseFingerprint(s string) ([]byte, error) {
 	return b, nil
 }
 
-// FormatFingerprint renders a digest as uppercase colon separated hex, the
+// formatFingerprint renders a digest as uppercase colon separated hex, the
 // form Proxmox shows in its UI and in /nodes ssl_fingerprint.
-func FormatFingerprint(sum []byte) string {
+func formatFingerprint(sum []byte) string {
 	const hexd = "0123456789ABCDEF"
 	if len(sum) == 0 {
 		return ""
@@ -48,7 +48,7 @@ func FormatFingerprint(sum []byte) string {
 
 func certFingerprint(c *x509.Certificate) string {
 	sum := sha256.Sum256(c.Raw)
-	return FormatFingerprint(sum[:])
+	return formatFingerprint(sum[:])
 }
 
 // buildTLSConfig returns the TLS config for the chosen mode. record is called
@@ -73,7 +73,7 @@ func buildTLSConfig(t Target, pin []byte, record func(string)) (*tls.Config, str
 			return nil, false
 		}
 		sum := sha256.Sum256(cs.PeerCertificates[0].Raw)
-		record(FormatFingerprint(sum[:]))
+		record(formatFingerprint(sum[:]))
 		return sum[:], true
 	}
 	switch {
@@ -85,7 +85,7 @@ func buildTLSConfig(t Target, pin []byte, record func(string)) (*tls.Config, str
 				return &FingerprintMismatchError{Seen: "(none)"}
 			}
 			if subtle.ConstantTimeCompare(sum, pin) != 1 {
-				return &FingerprintMismatchError{Seen: FormatFingerprint(sum)}
+				return &FingerprintMismatchError{Seen: formatFingerprint(sum)}
 			}
 			return nil
 		}

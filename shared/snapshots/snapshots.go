@@ -44,10 +44,11 @@ const MaxBytes = 8 << 20
 // Store is safe for concurrent use. Build it with New.
 type Store struct {
 	pool     *pgxpool.Pool
-	ttl      time.Duration // a snapshot younger than this is fresh
-	timeout  time.Duration // per-server Proxmox timeout
-	maxStale time.Duration // older than ttl but younger than this: served while another instance refreshes it
-	owner    string        // this instance, written as lease_owner
+	keyring  *secrets.Keyring // opens the servers' sealed credentials
+	ttl      time.Duration    // a snapshot younger than this is fresh
+	timeout  time.Duration    // the per-server Proxmox budget
+	maxStale time.Duration    // older than ttl but younger than this: served while another instance refreshes it
+	owner    string           // this instance, written as lease_owner
 	log      *slog.Logger
 	poll     time.Duration
 
@@ -61,14 +62,16 @@ type heldAt struct {
 }
 
 // New returns a store. ttl <= 0 disables sharing: Resolve asks Proxmox.
-func New(pool *pgxpool.Pool, ttl, timeout time.Duration, log *slog.Logger) *Store {
+// timeout is the per-server budget (proxmox.Options.Budget): how long a
+// lease lasts and how long another instance's fetch is waited for.
+func New(pool *pgxpool.Pool, kr *secrets.Keyring, ttl, timeout time.Duration, log *slog.Logger) *Store {
 	if log == nil {
 		log = slog.Default()
 	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	host, _ := os.Hostname()
-	return &Store{pool: pool, ttl: ttl, timeout: timeout, maxStale: ttl + timeout, log: log,
+	return &Store{pool: pool, keyring: kr, ttl: ttl, timeout: timeout, maxStale: ttl + timeout, log: log,
 		owner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b)), poll: 50 * time.Millisecond}
 }
 
@@ -93,10 +96,10 @@ type Entry struct {
 }
 
 // Load runs the hot path's one statement: the caller's role in tenantID
-// (404 tenant_not_found when none), the tenant's active servers with their
-// credentials opened, and their snapshots. Retried once on a fresh
-// connection when the connection failed.
-func (st *Store) Load(ctx context.Context, c db.Caller, kr *secrets.Keyring, tenantID string) (access.Access, []Entry, error) {
+// (404 tenant_not_found when none, the access check of access.View), the
+// tenant's active servers with their credentials opened, and their
+// snapshots. Retried once on a fresh connection when the connection failed.
+func (st *Store) Load(ctx context.Context, c db.Caller, tenantID string) ([]Entry, error) {
 	known := st.knownJSON()
 	a := access.Access{TenantID: tenantID}
 	var entries []Entry
@@ -166,27 +169,17 @@ func (st *Store) Load(ctx context.Context, c db.Caller, kr *secrets.Keyring, ten
 		return nil
 	})
 	if err != nil {
-		return a, nil, err
+		return nil, err
 	}
 	if err := a.Require(access.View); err != nil {
-		return a, nil, err
+		return nil, err
 	}
 	for i := range entries {
-		if err := st.open(ctx, c, kr, &entries[i].Server, sealed[i]); err != nil {
-			return a, nil, err
+		if err := targets.OpenAsCaller(ctx, st.pool, c, st.keyring, &entries[i].Server, sealed[i]); err != nil {
+			return nil, err
 		}
 	}
-	return a, entries, nil
-}
-
-// open opens a server's credentials. Resealing (legacy plaintext, or a blob
-// under a previous key) is a write, done as the caller in its own
-// transaction; it happens once per server after a key rotation.
-func (st *Store) open(ctx context.Context, c db.Caller, kr *secrets.Keyring, s *targets.Server, row *targets.Sealed) error {
-	if row == nil || (row.Legacy == nil && (kr == nil || !kr.NeedsReseal(deref(row.KeyID)))) {
-		return targets.Open(ctx, nil, kr, s, row)
-	}
-	return db.AsUser(ctx, st.pool, c, func(tx pgx.Tx) error { return targets.Open(ctx, tx, kr, s, row) })
+	return entries, nil
 }
 
 // Result is what the first level caches per server.
@@ -194,9 +187,9 @@ type Result = statscache.Result[[]proxmox.Resource]
 
 // Resolve returns server s's resources: from snap when it is fresh for s's
 // configuration, otherwise from the instance holding the lease, or from
-// Proxmox through fetch after taking the lease. fetch must bound itself by
-// the per-server timeout. Database trouble never fails the answer: Resolve
-// then asks Proxmox itself, unshared.
+// Proxmox through fetch after taking the lease. fetch must be bounded by
+// the per-server budget (the Proxmox client applies it). Database trouble
+// never fails the answer: Resolve then asks Proxmox itself, unshared.
 func (st *Store) Resolve(ctx context.Context, s targets.Server, snap *Snapshot, fetch func(context.Context) ([]proxmox.Resource, error)) Result {
 	if st.ttl <= 0 {
 		return st.direct(ctx, fetch)

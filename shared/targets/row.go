@@ -95,16 +95,20 @@ func LoadAsCaller(ctx context.Context, pool *pgxpool.Pool, c db.Caller, kr *secr
 		return nil, err
 	}
 	for i := range servers {
-		row := sealed[i]
-		if row == nil || (row.Legacy == nil && (kr == nil || !kr.NeedsReseal(deref(row.KeyID)))) {
-			if err := Open(ctx, nil, kr, &servers[i], row); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if err := db.AsUser(ctx, pool, c, func(tx pgx.Tx) error { return Open(ctx, tx, kr, &servers[i], row) }); err != nil {
+		if err := OpenAsCaller(ctx, pool, c, kr, &servers[i], sealed[i]); err != nil {
 			return nil, err
 		}
 	}
 	return servers, nil
+}
+
+// OpenAsCaller is Open for a server read without a transaction. Resealing
+// (legacy plaintext, or a blob under a previous key) is a write, done as the
+// caller in a transaction of its own; it happens once per server after a
+// key rotation, so a read stays one round trip otherwise.
+func OpenAsCaller(ctx context.Context, pool *pgxpool.Pool, c db.Caller, kr *secrets.Keyring, s *Server, row *Sealed) error {
+	if row == nil || (row.Legacy == nil && (kr == nil || !kr.NeedsReseal(deref(row.KeyID)))) {
+		return Open(ctx, nil, kr, s, row)
+	}
+	return db.AsUser(ctx, pool, c, func(tx pgx.Tx) error { return Open(ctx, tx, kr, s, row) })
 }
