@@ -238,8 +238,6 @@ func (h *handler) sameClusterAs(ctx context.Context, r *httpapi.Request, tenantI
 // probeCluster reads /cluster/status through the target's endpoints. ok is
 // false when no endpoint answered (create then goes ahead, as before).
 func (h *handler) probeCluster(ctx context.Context, key string, t proxmox.Target, eps []proxmox.Endpoint) (proxmox.ClusterStatus, bool) {
-	ctx, cancel := context.WithTimeout(ctx, h.timeout())
-	defer cancel()
 	m := proxmox.NewMulti(key, t, eps, h.proxmox)
 	defer m.CloseIdleConnections()
 	var cs proxmox.ClusterStatus
@@ -249,14 +247,6 @@ func (h *handler) probeCluster(ctx context.Context, key string, t proxmox.Target
 		return err
 	})
 	return cs, err == nil
-}
-
-func (h *handler) timeout() (d time.Duration) {
-	d = h.proxmox.Timeout
-	if d <= 0 {
-		d = proxmox.DefaultTimeout
-	}
-	return d
 }
 
 // refuseSameCluster answers 409 same_cluster at create when the new server
@@ -331,8 +321,6 @@ func (h *handler) probeVia(ctx context.Context, key string, t proxmox.Target, ep
 	if key == "" {
 		key = "probe"
 	}
-	ctx, cancel := context.WithTimeout(ctx, h.timeout())
-	defer cancel()
 	m := proxmox.NewMulti(key, t, eps, h.proxmox)
 	defer m.CloseIdleConnections()
 	start := time.Now()
@@ -375,8 +363,6 @@ func (h *handler) probeVia(ctx context.Context, key string, t proxmox.Target, ep
 
 // readStatus adds /cluster/status for a single-endpoint server.
 func (h *handler) readStatus(ctx context.Context, t proxmox.Target, res *TestResult) {
-	ctx, cancel := context.WithTimeout(ctx, h.timeout())
-	defer cancel()
 	c, err := proxmox.NewClient(t, h.proxmox)
 	if err != nil {
 		return
