@@ -33,8 +33,9 @@ $$;
 revoke all on function private.tenant_ids_for(public.tenant_role[]) from public, anon;
 grant execute on function private.tenant_ids_for(public.tenant_role[]) to authenticated, service_role;
 
--- 2. Policies of 0002 and 0004, by their names. Where the system-admin test
--- stays spelled out, "every tenant" is not all it grants:
+-- 2. Policies of 0002 and 0004: the same names, commands and roles, in the
+-- helper's words. Where the system-admin test stays spelled out, "every
+-- tenant" is not all it grants:
 --   - tenants select: a system admin reads back a tenant they create with
 --     INSERT ... RETURNING before any statement can see it (so not yet
 --     among every tenant id);
@@ -45,62 +46,41 @@ grant execute on function private.tenant_ids_for(public.tenant_role[]) to authen
 -- Elsewhere the one remaining difference is which refusal a system admin
 -- meets when a row names a tenant that does not exist: this policy (42501)
 -- before the foreign key (23503).
-drop policy if exists "Members can view their tenants" on public.tenants;
-create policy "Members can view their tenants" on public.tenants
-  for select to authenticated
+alter policy "Members can view their tenants" on public.tenants
   using ((select public.has_role((select auth.uid()), 'admin'))
          or id in (select private.tenant_ids_for()));
-drop policy if exists "Tenant admins can update their tenant" on public.tenants;
-create policy "Tenant admins can update their tenant" on public.tenants
-  for update to authenticated
+alter policy "Tenant admins can update their tenant" on public.tenants
   using (id in (select private.tenant_ids_for('{admin}')))
   with check (id in (select private.tenant_ids_for('{admin}')));
 
-drop policy if exists "Members can view co-members" on public.user_tenant_assignments;
-create policy "Members can view co-members" on public.user_tenant_assignments
-  for select to authenticated
+alter policy "Members can view co-members" on public.user_tenant_assignments
   using (tenant_id in (select private.tenant_ids_for()));
-drop policy if exists "Tenant admins can add members" on public.user_tenant_assignments;
-create policy "Tenant admins can add members" on public.user_tenant_assignments
-  for insert to authenticated
+alter policy "Tenant admins can add members" on public.user_tenant_assignments
   with check ((select public.has_role((select auth.uid()), 'admin'))
               or (user_id <> (select auth.uid())
                   and tenant_id in (select private.tenant_ids_for('{admin}'))));
-drop policy if exists "Tenant admins can change roles" on public.user_tenant_assignments;
-create policy "Tenant admins can change roles" on public.user_tenant_assignments
-  for update to authenticated
+alter policy "Tenant admins can change roles" on public.user_tenant_assignments
   using (tenant_id in (select private.tenant_ids_for('{admin}')))
   with check (tenant_id in (select private.tenant_ids_for('{admin}')));
-drop policy if exists "Tenant admins remove members, members leave" on public.user_tenant_assignments;
-create policy "Tenant admins remove members, members leave" on public.user_tenant_assignments
-  for delete to authenticated
+alter policy "Tenant admins remove members, members leave" on public.user_tenant_assignments
   using (user_id = (select auth.uid())
          or tenant_id in (select private.tenant_ids_for('{admin}')));
 
 -- proxmox_servers: system admins manage every server through the same four
 -- policies, so 0002's separate "System admins can manage all servers" goes.
 drop policy if exists "System admins can manage all servers" on public.proxmox_servers;
-drop policy if exists "Users can view tenant servers" on public.proxmox_servers;
-create policy "Users can view tenant servers" on public.proxmox_servers
-  for select to authenticated
+
+alter policy "Users can view tenant servers" on public.proxmox_servers
   using (tenant_id in (select private.tenant_ids_for()));
-drop policy if exists "Tenant admins/managers can insert servers" on public.proxmox_servers;
-create policy "Tenant admins/managers can insert servers" on public.proxmox_servers
-  for insert to authenticated
+alter policy "Tenant admins/managers can insert servers" on public.proxmox_servers
   with check (tenant_id in (select private.tenant_ids_for('{admin,manager}')));
-drop policy if exists "Tenant admins/managers can update servers" on public.proxmox_servers;
-create policy "Tenant admins/managers can update servers" on public.proxmox_servers
-  for update to authenticated
+alter policy "Tenant admins/managers can update servers" on public.proxmox_servers
   using (tenant_id in (select private.tenant_ids_for('{admin,manager}')))
   with check (tenant_id in (select private.tenant_ids_for('{admin,manager}')));
-drop policy if exists "Tenant admins can delete servers" on public.proxmox_servers;
-create policy "Tenant admins can delete servers" on public.proxmox_servers
-  for delete to authenticated
+alter policy "Tenant admins can delete servers" on public.proxmox_servers
   using (tenant_id in (select private.tenant_ids_for('{admin}')));
 
-drop policy if exists "Tenant admins read their audit trail" on public.audit_log;
-create policy "Tenant admins read their audit trail" on public.audit_log
-  for select to authenticated
+alter policy "Tenant admins read their audit trail" on public.audit_log
   using ((select public.has_role((select auth.uid()), 'admin'))
          or tenant_id in (select private.tenant_ids_for('{admin}')));
 
