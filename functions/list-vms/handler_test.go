@@ -318,7 +318,11 @@ func TestRotatedKeyIsResealedOnUse(t *testing.T) {
 	_, _ = rand.Read(oldKey)
 	old := base64.StdEncoding.EncodeToString(oldKey)
 	e := functest.New(t, functest.Options{Needs: listvms.Needs, Configure: func(c *functest.Config) {
-		c.CredentialsPrevious = old
+		ring, err := secrets.ParseKeyring(c.CredentialsKey, old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Keyring = ring
 	}}, listvms.New)
 	sim := pvesim.NewTestSim(t, pvesim.MustPreset("standalone"))
 	id := e.AddServer(functest.TenantA, "edge", sim, functest.ServerOpts{})

@@ -333,7 +333,7 @@ func TestAddressGuard(t *testing.T) {
 	// unspecified targets are refused before anything is dialled (issue 18:
 	// 400 forbidden_address, as at create and update); the dial-time check
 	// stays for saved servers and names that resolve differently later.
-	e2 := functest.New(t, functest.Options{Needs: proxmoxservers.Needs, Configure: func(c *functest.Config) { c.ProxmoxAllowCIDRs = "" }}, proxmoxservers.New)
+	e2 := functest.New(t, functest.Options{Needs: proxmoxservers.Needs, Configure: func(c *functest.Config) { c.ProxmoxAllowCIDRs = nil }}, proxmoxservers.New)
 	for _, host := range []string{"127.0.0.1", "localhost", "169.254.169.254", "0.0.0.0"} {
 		res := functest.Expect(t, e2.Call(functest.ManagerA, http.MethodPost, fn, obj{"action": "test", "tenantId": functest.TenantA,
 			"host": host, "port": 8006, "tokenId": "ops@pam!ci", "tokenSecret": "s", "tlsFingerprint": strings.Repeat("AB:", 31) + "AB"}), 400)

@@ -17,8 +17,8 @@ import (
 func TestForbiddenAddressAtCreateAndUpdate(t *testing.T) {
 	sweep.Register(tokenSecret, password)
 	e := functest.New(t, functest.Options{Needs: proxmoxservers.Needs, Configure: func(c *functest.Config) {
-		c.ProxmoxAllowCIDRs = ""
-		c.ProxmoxAllowedPorts = "8006, 443"
+		c.ProxmoxAllowCIDRs = nil
+		c.ProxmoxAllowedPorts = []uint16{8006, 443}
 	}}, proxmoxservers.New)
 	for _, tc := range []struct {
 		host string

@@ -40,9 +40,11 @@ type File struct {
 var filePattern = regexp.MustCompile(`^([0-9]+)_(.*)\.sql$`)
 
 // Files returns the embedded migrations in order.
-func Files() ([]File, error) {
+func Files() ([]File, error) { return filesOf(migrations.All()) }
+
+func filesOf(ms []migrations.Migration) ([]File, error) {
 	var out []File
-	for _, m := range migrations.All() {
+	for _, m := range ms {
 		p := filePattern.FindStringSubmatch(m.Name)
 		if p == nil {
 			return nil, fmt.Errorf("%s: a migration file is named <digits>_<name>.sql", m.Name)

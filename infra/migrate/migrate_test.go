@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -282,4 +283,114 @@ insert into t values ('a'), ('b');;
 	if got := Split(sql); !reflect.DeepEqual(got, want) {
 		t.Fatalf("got\n%q\nwant\n%q", got, want)
 	}
+}
+
+// failingFiles is a folder of three migrations; the second does what 0002
+// does (drops a policy, creates its replacement and more) and fails half-way.
+func failingFiles(t *testing.T) []migrations.Migration {
+	t.Helper()
+	dir := t.TempDir()
+	for name, sql := range map[string]string{
+		"0001_base.sql": `create table public.guarded (id int primary key);
+			alter table public.guarded enable row level security;
+			create policy "old" on public.guarded for select to authenticated using (true);`,
+		"0002_half.sql": `drop policy "old" on public.guarded;
+			create policy "new" on public.guarded for select to authenticated using (id > 0);
+			create function public.half() returns int language sql as $$ select 1 $$;
+			create table public.half (x int);
+			select 1 / 0;
+			create table public.never (x int);`,
+		"0003_after.sql": `create table public.after (x int);`,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(sql), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ms, err := migrations.From(os.DirFS(dir))
+	if err != nil || len(ms) != 3 {
+		t.Fatalf("%d migrations, %v", len(ms), err)
+	}
+	return ms
+}
+
+// nothingOfTheFailedFile: the first file's policy is still there and nothing
+// the second or third file made exists.
+func nothingOfTheFailedFile(t *testing.T, conn *pgx.Conn) {
+	t.Helper()
+	var got string
+	if err := conn.QueryRow(context.Background(), `select concat_ws(' ',
+		(select string_agg(policyname, ',' order by policyname) from pg_policies where tablename = 'guarded'),
+		to_regprocedure('public.half()') is not null, to_regclass('public.half') is not null,
+		to_regclass('public.never') is not null, to_regclass('public.after') is not null)`).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got != "old f f f f" {
+		t.Fatalf("after the failure: policies, function, tables = %q, want only policy old", got)
+	}
+}
+
+// Whichever runner applies a migration, production's (this package) or the
+// tests' (testdb, which builds every test database), a file that fails leaves
+// nothing of itself: no table stays under RLS with half its policies.
+func TestFailingFileLeavesNothingInEitherRunner(t *testing.T) {
+	ms := failingFiles(t)
+	t.Run("infra/migrate", func(t *testing.T) {
+		files, err := filesOf(ms)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn := connect(t, testdb.Empty(t))
+		done, err := apply(context.Background(), conn, files, Options{})
+		if err == nil || !strings.Contains(err.Error(), "0002_half.sql (nothing of it was applied)") || len(done) != 1 {
+			t.Fatalf("applied %v, err %v", names(done), err)
+		}
+		nothingOfTheFailedFile(t, conn)
+		if h := history(t, conn); len(h) != 1 || h[0].Version != "0001" {
+			t.Fatalf("history %+v", h)
+		}
+	})
+	t.Run("infra/testdb", func(t *testing.T) {
+		conn := connect(t, testdb.Empty(t))
+		ctx := context.Background()
+		if err := testdb.ApplyMigration(ctx, conn, ms[0]); err != nil {
+			t.Fatal(err)
+		}
+		err := testdb.ApplyMigration(ctx, conn, ms[1])
+		if err == nil || !strings.Contains(err.Error(), "0002_half.sql (nothing of it was applied)") {
+			t.Fatalf("err %v", err)
+		}
+		nothingOfTheFailedFile(t, conn)
+		// The connection is usable and back in its own role.
+		var same bool
+		if err := conn.QueryRow(ctx, `select current_user = session_user`).Scan(&same); err != nil || !same {
+			t.Fatalf("role after the failure: same=%v err=%v", same, err)
+		}
+	})
+}
+
+// Each runner wraps a file in one transaction, so no file may end it early
+// (BEGIN/COMMIT of its own) or hold a statement PostgreSQL refuses inside a
+// transaction block.
+func TestNoFileControlsItsTransaction(t *testing.T) {
+	files, err := Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	comment := regexp.MustCompile(`(?s)^(\s*(--[^\n]*\n|/\*.*?\*/))*\s*`)
+	refused := regexp.MustCompile(`(?i)^(begin|start\s+transaction|commit|end|rollback|abort|savepoint|release|prepare\s+transaction|` +
+		`vacuum|cluster\s*$|create\s+database|drop\s+database|alter\s+system|create\s+tablespace|` +
+		`(create|drop)\s+(unique\s+)?index\s+concurrently|reindex\s+.*concurrently|refresh\s+materialized\s+view\s+concurrently|` +
+		`alter\s+type\s+\S+\s+add\s+value)\b`)
+	for _, f := range files {
+		for _, s := range f.Statements {
+			if stmt := comment.ReplaceAllString(s, ""); refused.MatchString(stmt) {
+				t.Errorf("%s: %q cannot run in the file's one transaction", f.File, firstLine(stmt))
+			}
+		}
+	}
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/pvetenant/backend/infra/pvesim"
 	"github.com/pvetenant/backend/infra/sweep"
 	"github.com/pvetenant/backend/infra/testdb"
+	"github.com/pvetenant/backend/shared/ratelimit"
 )
 
 func TestMain(m *testing.M) { os.Exit(testdb.Run(m)) }
@@ -31,9 +33,13 @@ const adHocSecret = "5b0e3c1f-probe-secret-7d9a-2e4b6c8d0f1a"
 func newEnv(t *testing.T, limits string) *functest.Env {
 	t.Helper()
 	sweep.Register(adHocSecret)
+	l, err := ratelimit.Parse(limits)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return functest.New(t, functest.Options{Needs: catalog.Merge(), Configure: func(c *functest.Config) {
-		c.ProxmoxDenyCIDRs = "127.0.0.2/32"
-		c.RateLimits = limits
+		c.ProxmoxDenyCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}
+		c.RateLimits = l
 	}}, localserver.Handler)
 }
 

@@ -101,17 +101,20 @@ const MigrationRole = "postgres"
 // way `supabase db push` or psql as postgres does: objects it creates are
 // owned by postgres, and anything needing a superuser fails here as it
 // would on Supabase. (Where the server's superuser is itself called postgres,
-// e.g. a DATABASE_URL naming it, this cannot demote it.)
+// e.g. a DATABASE_URL naming it, this cannot demote it.) The file runs in one
+// transaction, as infra/migrate runs it in production: a file that fails
+// leaves nothing of itself, and the role ends with the transaction.
 func ApplyMigration(ctx context.Context, conn *pgx.Conn, m migrations.Migration) error {
-	if _, err := conn.Exec(ctx, "set role "+MigrationRole); err != nil {
-		return fmt.Errorf("migration %s: %w", m.Name, err)
-	}
-	_, err := conn.Exec(ctx, m.SQL)
-	if _, rerr := conn.Exec(ctx, "reset role"); err == nil {
-		err = rerr
-	}
+	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "set local role "+MigrationRole); err != nil {
+			return err
+		}
+		// No arguments: the simple protocol, which runs every statement of the file.
+		_, err := tx.Exec(ctx, m.SQL)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("migration %s: %w", m.Name, err)
+		return fmt.Errorf("migration %s (nothing of it was applied): %w", m.Name, err)
 	}
 	return nil
 }

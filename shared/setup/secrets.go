@@ -32,11 +32,21 @@ func SecretKeys(need Needs) []awssecrets.Key {
 }
 
 // ApplySecrets reads the secret c.SecretsARN names and sets the settings it
-// holds for need; a key the secret has replaces the variable. getenv gives
-// the region, credentials and endpoint the Lambda runtime sets; they are
-// read only when a secret is named (so the template tests, which read
-// FromEnv with every variable empty, do not ask the template for them).
+// holds for need, parsed as FromEnv parses them; a key the secret has
+// replaces the variable.
 func (c *Config) ApplySecrets(ctx context.Context, need Needs, getenv func(string) string) error {
+	got, err := c.fetchSecrets(ctx, need, getenv)
+	if err != nil {
+		return err
+	}
+	return c.setSecrets(got)
+}
+
+// fetchSecrets reads the keys need allows from the secret. getenv gives the
+// region, credentials and endpoint the Lambda runtime sets; they are read
+// only when a secret is named (so the template tests, which read FromEnv
+// with every variable empty, do not ask the template for them).
+func (c *Config) fetchSecrets(ctx context.Context, need Needs, getenv func(string) string) (map[string]string, error) {
 	endpoint := getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER")
 	if endpoint == "" {
 		endpoint = getenv("AWS_ENDPOINT_URL")
@@ -45,13 +55,16 @@ func (c *Config) ApplySecrets(ctx context.Context, need Needs, getenv func(strin
 	if region == "" {
 		region = getenv("AWS_DEFAULT_REGION")
 	}
-	got, err := awssecrets.Fetch(ctx, awssecrets.Source{
+	return awssecrets.Fetch(ctx, awssecrets.Source{
 		ARN: c.SecretsARN, Region: region, Endpoint: strings.TrimSpace(endpoint),
 		AccessKeyID: getenv("AWS_ACCESS_KEY_ID"), SecretAccessKey: getenv("AWS_SECRET_ACCESS_KEY"), SessionToken: getenv("AWS_SESSION_TOKEN"),
 	}, SecretKeys(need))
-	if err != nil {
-		return err
-	}
+}
+
+// setSecrets sets what the secret holds; a malformed credentials key is an
+// error naming its key, as it is in a variable.
+func (c *Config) setSecrets(got map[string]string) error {
+	key, previous := c.CredentialsKey, c.credentialsPrevious
 	for k, v := range got {
 		switch k {
 		case "DATABASE_URL":
@@ -59,14 +72,17 @@ func (c *Config) ApplySecrets(ctx context.Context, need Needs, getenv func(strin
 		case "SUPABASE_JWT_SECRET":
 			c.JWTSecret = v
 		case "CREDENTIALS_KEY":
-			c.CredentialsKey = v
+			key = v
 		case "CREDENTIALS_PREVIOUS_KEYS":
-			c.CredentialsPrevious = v
+			previous = v
 		case "SUPABASE_SERVICE_ROLE_KEY":
 			c.ServiceRoleKey = v
 		}
 	}
-	return nil
+	if key == c.CredentialsKey && previous == c.credentialsPrevious {
+		return nil // parsed already, by FromEnv
+	}
+	return c.setCredentials(key, previous)
 }
 
 // ErrConfigUnavailable is every answer of a function whose secret could not
@@ -86,11 +102,16 @@ func LoadWithSecrets(ctx context.Context, c Config, need Needs, getenv func(stri
 	}
 	if c.SecretsARN != "" {
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := c.ApplySecrets(sctx, need, getenv)
+		got, err := c.fetchSecrets(sctx, need, getenv)
 		cancel()
 		if err != nil {
 			logger.Error("secrets", "secret", c.SecretsARN, "error", err.Error())
 			return unavailable(c, logger), nil
+		}
+		// A value the secret holds but that does not parse is wrong
+		// configuration, like a malformed variable: the function does not start.
+		if err := c.setSecrets(got); err != nil {
+			return nil, err
 		}
 	}
 	return Load(ctx, c, need, logger)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -25,25 +26,35 @@ import (
 	"github.com/pvetenant/backend/shared/secrets"
 )
 
-// Config is every setting, read from the environment.
+// Config is every setting, read from the environment and parsed once, by
+// FromEnv (and ApplySecrets for what a Secrets Manager secret holds): Load
+// only builds from these values.
 type Config struct {
-	DatabaseURL         string        // DATABASE_URL
-	JWTSecret           string        // SUPABASE_JWT_SECRET (HS256)
-	SupabaseURL         string        // SUPABASE_URL (JWKS for ES256/RS256; Auth admin API for invites)
-	ServiceRoleKey      string        // SUPABASE_SERVICE_ROLE_KEY (invites only)
-	CredentialsKey      string        // CREDENTIALS_KEY: base64 of 32 bytes
-	CredentialsPrevious string        // CREDENTIALS_PREVIOUS_KEYS: comma-separated, still opened during rotation
-	AllowedOrigins      []string      // ALLOWED_ORIGINS, comma-separated; default *
-	ProxmoxTimeout      time.Duration // PROXMOX_TIMEOUT per server; default 6s (room for pveproxy's 3 s 401 delay)
-	TaskFollow          time.Duration // TASK_FOLLOW: how long list-vms follows a power action's task; default 2s, 0 off
-	ProxmoxAllowCIDRs   string        // PROXMOX_ALLOW_CIDRS: targets exempt from the address guard
-	ProxmoxDenyCIDRs    string        // PROXMOX_DENY_CIDRS: targets always refused (wins over everything)
-	ProxmoxAllowedPorts string        // PROXMOX_ALLOWED_PORTS: e.g. "8006,443"; empty means any
-	RateLimits          string        // RATE_LIMITS: overrides of ratelimit.Defaults, e.g. "probe_per_user=10/1m"
-	StatsCacheTTL       time.Duration // STATS_CACHE_TTL; default 5s, 0 disables
-	RequestTimeout      time.Duration // REQUEST_TIMEOUT for a whole request; default 25s
-	LogLevel            slog.Level    // LOG_LEVEL: debug, info, warn, error
-	SecretsARN          string        // SECRETS_ARN: the secrets above come from this Secrets Manager secret (secrets.go)
+	DatabaseURL    string           // DATABASE_URL
+	JWTSecret      string           // SUPABASE_JWT_SECRET (HS256)
+	SupabaseURL    string           // SUPABASE_URL (JWKS for ES256/RS256; Auth admin API for invites)
+	ServiceRoleKey string           // SUPABASE_SERVICE_ROLE_KEY (invites only)
+	CredentialsKey string           // CREDENTIALS_KEY as given (base64 of 32 bytes), for the secrets sweep; Keyring is what is used
+	Keyring        *secrets.Keyring // CREDENTIALS_KEY, with CREDENTIALS_PREVIOUS_KEYS (comma-separated, still opened during rotation); nil when CREDENTIALS_KEY is unset
+	AllowedOrigins []string         // ALLOWED_ORIGINS, comma-separated; default *
+	ProxmoxTimeout time.Duration    // PROXMOX_TIMEOUT per server; default 6s (room for pveproxy's 3 s 401 delay)
+	TaskFollow     time.Duration    // TASK_FOLLOW: how long list-vms follows a power action's task; default 2s, 0 off
+	// PROXMOX_ALLOW_CIDRS: targets exempt from the address guard.
+	ProxmoxAllowCIDRs []netip.Prefix
+	// PROXMOX_DENY_CIDRS: targets always refused (wins over everything).
+	ProxmoxDenyCIDRs []netip.Prefix
+	// PROXMOX_ALLOWED_PORTS: e.g. "8006,443, 8000-8010"; empty means any.
+	ProxmoxAllowedPorts []uint16
+	// RATE_LIMITS: overrides of ratelimit.Defaults, e.g. "probe_per_user=10/1m".
+	RateLimits     ratelimit.Limits
+	StatsCacheTTL  time.Duration // STATS_CACHE_TTL; default 5s, 0 disables
+	RequestTimeout time.Duration // REQUEST_TIMEOUT for a whole request; default 25s
+	LogLevel       slog.Level    // LOG_LEVEL: debug, info, warn, error
+	SecretsARN     string        // SECRETS_ARN: the secrets above come from this Secrets Manager secret (secrets.go)
+
+	// CREDENTIALS_PREVIOUS_KEYS as given: a secret that brings only
+	// CREDENTIALS_KEY is parsed with the variable's previous keys.
+	credentialsPrevious string
 }
 
 // Needs says which settings a function cannot start without.
@@ -53,27 +64,37 @@ type Needs struct {
 	MayReceiveServiceRoleKey bool // SUPABASE_SERVICE_ROLE_KEY: only a function that invites users gets it
 }
 
-// FromEnv reads the configuration; getenv is os.Getenv outside tests.
+// FromEnv reads and parses every setting; getenv is os.Getenv outside tests.
+// Every malformed value is reported, each naming its variable, in one error.
+// Whether a setting is required depends on the function (Needs) and on the
+// secret SECRETS_ARN names: Load says what is missing.
 func FromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
-		DatabaseURL:         getenv("DATABASE_URL"),
-		JWTSecret:           getenv("SUPABASE_JWT_SECRET"),
-		SupabaseURL:         strings.TrimRight(getenv("SUPABASE_URL"), "/"),
-		ServiceRoleKey:      getenv("SUPABASE_SERVICE_ROLE_KEY"),
-		CredentialsKey:      getenv("CREDENTIALS_KEY"),
-		CredentialsPrevious: getenv("CREDENTIALS_PREVIOUS_KEYS"),
-		ProxmoxAllowCIDRs:   getenv("PROXMOX_ALLOW_CIDRS"),
-		ProxmoxDenyCIDRs:    getenv("PROXMOX_DENY_CIDRS"),
-		ProxmoxAllowedPorts: getenv("PROXMOX_ALLOWED_PORTS"),
-		RateLimits:          getenv("RATE_LIMITS"),
-		SecretsARN:          strings.TrimSpace(getenv("SECRETS_ARN")),
-		ProxmoxTimeout:      proxmox.DefaultTimeout,
-		StatsCacheTTL:       5 * time.Second,
-		TaskFollow:          2 * time.Second,
-		RequestTimeout:      25 * time.Second,
-		AllowedOrigins:      []string{"*"},
+		DatabaseURL:    getenv("DATABASE_URL"),
+		JWTSecret:      getenv("SUPABASE_JWT_SECRET"),
+		SupabaseURL:    strings.TrimRight(getenv("SUPABASE_URL"), "/"),
+		ServiceRoleKey: getenv("SUPABASE_SERVICE_ROLE_KEY"),
+		SecretsARN:     strings.TrimSpace(getenv("SECRETS_ARN")),
+		ProxmoxTimeout: proxmox.DefaultTimeout,
+		StatsCacheTTL:  5 * time.Second,
+		TaskFollow:     2 * time.Second,
+		RequestTimeout: 25 * time.Second,
+		AllowedOrigins: []string{"*"},
 	}
 	var errs []error
+	// parse reads one variable through its parser; the error names the variable.
+	parse := func(name string, f func(v string) error) {
+		if err := f(getenv(name)); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+	}
+	if err := c.setCredentials(getenv("CREDENTIALS_KEY"), getenv("CREDENTIALS_PREVIOUS_KEYS")); err != nil {
+		errs = append(errs, err)
+	}
+	parse("PROXMOX_ALLOW_CIDRS", func(v string) (err error) { c.ProxmoxAllowCIDRs, err = netguard.ParseCIDRs(v); return })
+	parse("PROXMOX_DENY_CIDRS", func(v string) (err error) { c.ProxmoxDenyCIDRs, err = netguard.ParseCIDRs(v); return })
+	parse("PROXMOX_ALLOWED_PORTS", func(v string) (err error) { c.ProxmoxAllowedPorts, err = netguard.ParsePorts(v); return })
+	parse("RATE_LIMITS", func(v string) (err error) { c.RateLimits, err = ratelimit.Parse(v); return })
 	if v := getenv("ALLOWED_ORIGINS"); strings.TrimSpace(v) != "" {
 		c.AllowedOrigins = nil
 		for _, o := range strings.Split(v, ",") {
@@ -109,6 +130,28 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	return c, errors.Join(errs...)
 }
 
+// setCredentials parses the credentials keys, from the environment or the
+// secret. Previous keys alone open nothing: without CREDENTIALS_KEY the
+// keyring stays nil (Load requires it where a function needs it).
+func (c *Config) setCredentials(key, previous string) error {
+	c.CredentialsKey, c.credentialsPrevious, c.Keyring = key, previous, nil
+	if key == "" {
+		return nil
+	}
+	// The current key alone first, so an error names the variable at fault.
+	ring, err := secrets.ParseKeyring(key, "")
+	if err != nil {
+		return fmt.Errorf("CREDENTIALS_KEY: %w", err)
+	}
+	if strings.TrimSpace(previous) != "" {
+		if ring, err = secrets.ParseKeyring(key, previous); err != nil {
+			return fmt.Errorf("CREDENTIALS_PREVIOUS_KEYS: %w", err)
+		}
+	}
+	c.Keyring = ring
+	return nil
+}
+
 // Deps is what the functions are built from.
 type Deps struct {
 	Config  Config
@@ -121,8 +164,9 @@ type Deps struct {
 	Limits  ratelimit.Limits
 }
 
-// Load builds Deps. The pool connects lazily: a function whose database is
-// down still starts and answers 503 until it is back.
+// Load builds Deps from c as FromEnv parsed it, and says which settings need
+// requires that c lacks. The pool connects lazily: a function whose database
+// is down still starts and answers 503 until it is back.
 func Load(ctx context.Context, c Config, need Needs, logger *slog.Logger) (*Deps, error) {
 	if logger == nil {
 		logger = NewLogger(os.Stderr, c.LogLevel)
@@ -132,7 +176,10 @@ func Load(ctx context.Context, c Config, need Needs, logger *slog.Logger) (*Deps
 	if err != nil {
 		errs = append(errs, fmt.Errorf("SUPABASE_JWT_SECRET or SUPABASE_URL: %w", err))
 	}
-	d := &Deps{Config: c, Logger: logger}
+	if need.Credentials && c.Keyring == nil {
+		errs = append(errs, errors.New("CREDENTIALS_KEY is required"))
+	}
+	d := &Deps{Config: c, Logger: logger, Keyring: c.Keyring, Limits: c.RateLimits}
 	if need.Database {
 		if c.DatabaseURL == "" {
 			errs = append(errs, errors.New("DATABASE_URL is required"))
@@ -140,33 +187,14 @@ func Load(ctx context.Context, c Config, need Needs, logger *slog.Logger) (*Deps
 			errs = append(errs, err)
 		}
 	}
-	if need.Credentials || c.CredentialsKey != "" {
-		if d.Keyring, err = secrets.ParseKeyring(c.CredentialsKey, c.CredentialsPrevious); err != nil {
-			errs = append(errs, fmt.Errorf("CREDENTIALS_KEY: %w", err))
-		}
-	}
-	allow, err := netguard.ParseCIDRs(c.ProxmoxAllowCIDRs)
-	if err != nil {
-		errs = append(errs, fmt.Errorf("PROXMOX_ALLOW_CIDRS: %w", err))
-	}
-	deny, err := netguard.ParseCIDRs(c.ProxmoxDenyCIDRs)
-	if err != nil {
-		errs = append(errs, fmt.Errorf("PROXMOX_DENY_CIDRS: %w", err))
-	}
-	ports, err := netguard.ParsePorts(c.ProxmoxAllowedPorts)
-	if err != nil {
-		errs = append(errs, fmt.Errorf("PROXMOX_ALLOWED_PORTS: %w", err))
-	}
-	if d.Limits, err = ratelimit.Parse(c.RateLimits); err != nil {
-		errs = append(errs, fmt.Errorf("RATE_LIMITS: %w", err))
-	}
 	if err := errors.Join(errs...); err != nil {
 		if d.Pool != nil {
 			d.Pool.Close()
 		}
 		return nil, err
 	}
-	d.Proxmox = proxmox.Options{Timeout: c.ProxmoxTimeout, Guard: netguard.NewWith(netguard.Options{Allow: allow, Deny: deny, Ports: ports}), Logger: logger}
+	guard := netguard.NewWith(netguard.Options{Allow: c.ProxmoxAllowCIDRs, Deny: c.ProxmoxDenyCIDRs, Ports: c.ProxmoxAllowedPorts})
+	d.Proxmox = proxmox.Options{Timeout: c.ProxmoxTimeout, Guard: guard, Logger: logger}
 	d.Clients = fanout.NewClients(256)
 	d.Server = &httpapi.Server{Verifier: verifier, Logger: logger, AllowedOrigins: c.AllowedOrigins, Timeout: c.RequestTimeout}
 	return d, nil

@@ -10,8 +10,9 @@ import (
 	"github.com/pvetenant/backend/sql/migrations"
 )
 
-// psqlApply applies one migration file exactly as the contract says
-// production does: psql -v ON_ERROR_STOP=1.
+// psqlApply applies one migration file by hand, as an operator would: psql
+// -v ON_ERROR_STOP=1 --single-transaction, the file in one transaction like
+// every runner applies it (infra/migrate, infra/testdb).
 func psqlApply(t *testing.T, db *testdb.DB, name string) {
 	t.Helper()
 	psql, err := pgcluster.Tool("psql")
@@ -19,7 +20,7 @@ func psqlApply(t *testing.T, db *testdb.DB, name string) {
 		t.Fatal(err)
 	}
 	// As postgres, which Supabase makes a non-superuser with BYPASSRLS.
-	out, err := exec.Command(psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db.URL,
+	out, err := exec.Command(psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-d", db.URL,
 		"-c", "set role "+testdb.MigrationRole, "-f", filepath.Join(".", name)).CombinedOutput()
 	if err != nil {
 		t.Fatalf("psql %s: %v\n%s", name, err, out)
