@@ -7,6 +7,7 @@ import (
 	listvms "github.com/pvetenant/backend/functions/list-vms"
 	"github.com/pvetenant/backend/infra/functest"
 	"github.com/pvetenant/backend/infra/pvesim"
+	"github.com/pvetenant/backend/shared/ratelimit"
 )
 
 // The power-action limit counts every attempt before its parameters are
@@ -15,7 +16,10 @@ import (
 // Other users and listing are not limited by it.
 func TestPowerLimitComesFirst(t *testing.T) {
 	e := functest.New(t, functest.Options{Needs: listvms.Needs, Configure: func(c *functest.Config) {
-		c.RateLimits = "power_per_user=2/1m"
+		var err error
+		if c.RateLimits, err = ratelimit.Parse("power_per_user=2/1m"); err != nil {
+			t.Fatal(err)
+		}
 	}}, listvms.New)
 	sim := pvesim.NewTestSim(t, pvesim.MustPreset("standalone"))
 	id := e.AddServer(functest.TenantA, "edge", sim, functest.ServerOpts{})
