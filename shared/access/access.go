@@ -123,7 +123,9 @@ type Requirement interface {
 func (p Permission) check(a Access) error { return a.Require(p) }
 
 // Or is p, refused with denied instead of the role table's sentence.
-func (p Permission) Or(denied error) Requirement { return rule{func(a Access) bool { return a.Can(p) }, denied} }
+func (p Permission) Or(denied error) Requirement {
+	return rule{func(a Access) bool { return a.Can(p) }, denied}
+}
 
 // SystemAdminOnly is held only by a system admin, refused with denied.
 func SystemAdminOnly(denied error) Requirement {

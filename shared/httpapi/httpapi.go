@@ -26,6 +26,11 @@ import (
 	"github.com/pvetenant/backend/shared/metrics"
 )
 
+// DefaultTimeout bounds a whole request: API Gateway gives up at 29 s, and
+// an answer after that reaches nobody. setup.FromEnv defaults REQUEST_TIMEOUT
+// to it.
+const DefaultTimeout = 25 * time.Second
+
 // MaxBody is the request body limit of the contract.
 const MaxBody = 64 << 10
 
@@ -39,7 +44,7 @@ type Server struct {
 	Verifier       Verifier
 	Logger         *slog.Logger
 	AllowedOrigins []string      // "*" (default) or exact origins
-	Timeout        time.Duration // deadline for a whole request; default 25s (API Gateway gives up at 29s)
+	Timeout        time.Duration // deadline for a whole request; DefaultTimeout when 0
 	// Unavailable, when set, answers every request (after CORS and the
 	// request id): a function whose configuration could not be read.
 	Unavailable error
@@ -118,7 +123,7 @@ func (s *Server) Handler(f Function) http.Handler {
 	}
 	timeout := s.Timeout
 	if timeout <= 0 {
-		timeout = 25 * time.Second
+		timeout = DefaultTimeout
 	}
 	f.Actions = f.actions()
 	names := make([]string, 0, len(f.Actions))

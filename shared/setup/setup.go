@@ -78,7 +78,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		ProxmoxTimeout: proxmox.DefaultTimeout,
 		StatsCacheTTL:  5 * time.Second,
 		TaskFollow:     2 * time.Second,
-		RequestTimeout: 25 * time.Second,
+		RequestTimeout: httpapi.DefaultTimeout,
 		AllowedOrigins: []string{"*"},
 	}
 	var errs []error
