@@ -120,6 +120,9 @@ func (h *handler) update(ctx context.Context, r *httpapi.Request, q UpdateServer
 		if err := h.admitEndpoints(ctx, t, r, cur.TenantID, q.endpoints(), cur.ClusterEndpoints()); err != nil {
 			return err
 		}
+		// Checked here, not in Parse, as it always was: who may not edit this
+		// server (or cannot see it) learns that first, not that the edit
+		// was empty.
 		if change == (store.Changes{}) {
 			return errNothingToUpdate
 		}

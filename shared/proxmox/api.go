@@ -86,9 +86,7 @@ func (c *Client) ClusterResources(ctx context.Context, typ string) ([]Resource, 
 
 // nodes returns /nodes (Probe's node count).
 func (c *Client) nodes(ctx context.Context) ([]Node, error) {
-	return call(ctx, c, http.MethodGet, "/nodes", tolerant(c, "GET /nodes", func(raw []byte) ([]Node, DecodeStats, error) {
-		return decodeList(raw, decodeNode)
-	}))
+	return call(ctx, c, http.MethodGet, "/nodes", tolerant(c, "GET /nodes", decodeNodes))
 }
 
 // ClusterStatus returns /cluster/status (needs Sys.Audit on /).

@@ -78,12 +78,6 @@ func NewMulti(key string, t Target, extra []Endpoint, o Options) *Multi {
 	return m
 }
 
-// Endpoints returns the endpoint names, primary first.
-func (m *Multi) Endpoints() []string { return append([]string(nil), m.names...) }
-
-// Client returns endpoint i's client (nil if it could not be built) and why.
-func (m *Multi) Client(i int) (*Client, error) { return m.clients[i], m.errs[i] }
-
 // CloseIdleConnections closes every endpoint's kept-alive connections.
 func (m *Multi) CloseIdleConnections() {
 	for _, c := range m.clients {

@@ -31,17 +31,6 @@ func SecretKeys(need Needs) []awssecrets.Key {
 	return keys
 }
 
-// ApplySecrets reads the secret c.SecretsARN names and sets the settings it
-// holds for need, parsed as FromEnv parses them; a key the secret has
-// replaces the variable.
-func (c *Config) ApplySecrets(ctx context.Context, need Needs, getenv func(string) string) error {
-	got, err := c.fetchSecrets(ctx, need, getenv)
-	if err != nil {
-		return err
-	}
-	return c.setSecrets(got)
-}
-
 // fetchSecrets reads the keys need allows from the secret. getenv gives the
 // region, credentials and endpoint the Lambda runtime sets; they are read
 // only when a secret is named (so the template tests, which read FromEnv
@@ -91,7 +80,9 @@ var ErrConfigUnavailable = apperr.New(apperr.Unavailable,
 	"The service cannot read its configuration right now. Try again in a minute; if this goes on, tell the operator.").
 	WithCode("configuration_unavailable").WithRetryAfter(time.Minute)
 
-// LoadWithSecrets is Load after ApplySecrets when c names a secret. A secret
+// LoadWithSecrets is Load after reading the secret c.SecretsARN names, when
+// it names one: the settings it holds for need, parsed as FromEnv parses
+// them, replace the variables. A secret
 // that cannot be read (unknown ARN, no permission, a key missing, not JSON)
 // is logged once, as one JSON line naming the secret and the key but never a
 // value, and the function still starts: it answers every request 503 with a

@@ -27,8 +27,9 @@ import (
 )
 
 // Config is every setting, read from the environment and parsed once, by
-// FromEnv (and ApplySecrets for what a Secrets Manager secret holds): Load
-// only builds from these values.
+// FromEnv (and LoadWithSecrets for what a Secrets Manager secret holds):
+// Load only builds from these values. Build it with FromEnv: its zero value
+// is no configuration (every rate limit off, no timeouts checked).
 type Config struct {
 	DatabaseURL    string           // DATABASE_URL
 	JWTSecret      string           // SUPABASE_JWT_SECRET (HS256)
