@@ -18,12 +18,12 @@ type Result[T any] struct {
 	Value T
 }
 
-// Collect is Each with typed answers: fn's value for each server, in the
-// order given, each with its health. A panic in fn is that server's status:
-// error, as in Each.
+// Collect calls fn once per server, concurrently (at most Runner.Limit at a
+// time), and returns fn's typed value for each server, in the order given,
+// beside its health. A panic in fn is that server's status: error.
 func Collect[T any](ctx context.Context, r Runner, servers []targets.Server, fn func(ctx context.Context, s targets.Server, c *proxmox.Client) (T, error)) []Result[T] {
 	values := make([]T, len(servers))
-	health := r.Each(ctx, servers, func(ctx context.Context, i int, c *proxmox.Client) error {
+	health := r.each(ctx, servers, func(ctx context.Context, i int, c *proxmox.Client) error {
 		// Endpoints are tried one after another (proxmox.Multi), never at
 		// once, so values[i] has one writer at a time; the last endpoint
 		// tried gives the value, and a panic leaves none.

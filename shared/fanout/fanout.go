@@ -52,11 +52,11 @@ type Runner struct {
 	Clients *Clients // reused across requests when set
 }
 
-// Each calls fn once per server, concurrently (at most Limit at a time), each
+// each calls fn once per server, concurrently (at most Limit at a time), each
 // call under the server's budget. It returns when every call
 // has returned, with one Health per server in the order given. A server with
 // a Problem (no credentials, unverified TLS) is reported without a call.
-func (r Runner) Each(ctx context.Context, servers []targets.Server, fn func(ctx context.Context, i int, c *proxmox.Client) error) []Health {
+func (r Runner) each(ctx context.Context, servers []targets.Server, fn func(ctx context.Context, i int, c *proxmox.Client) error) []Health {
 	limit := r.Limit
 	if limit <= 0 {
 		limit = DefaultLimit

@@ -20,7 +20,7 @@ func server(id string) targets.Server {
 // answers and the process survive.
 func TestEachRecoversPanicPerServer(t *testing.T) {
 	servers := []targets.Server{server("a"), server("b"), server("c")}
-	got := Runner{}.Each(context.Background(), servers, func(ctx context.Context, i int, c *proxmox.Client) error {
+	got := Runner{}.each(context.Background(), servers, func(ctx context.Context, i int, c *proxmox.Client) error {
 		if i == 1 {
 			var m map[string]int
 			m["boom"]++ // nil map write: a real runtime panic
@@ -54,7 +54,7 @@ func TestEachSkipsServersWithProblem(t *testing.T) {
 	s := server("a")
 	s.Problem, s.ProblemStatus = "no credentials", proxmox.StatusAuthError
 	called := false
-	got := Runner{}.Each(context.Background(), []targets.Server{s}, func(ctx context.Context, i int, c *proxmox.Client) error {
+	got := Runner{}.each(context.Background(), []targets.Server{s}, func(ctx context.Context, i int, c *proxmox.Client) error {
 		called = true
 		return nil
 	})
