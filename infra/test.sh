@@ -14,6 +14,15 @@ SECRET_SWEEP_DIR="$(mktemp -d)"
 export SECRET_SWEEP_DIR
 trap 'rm -rf "$SECRET_SWEEP_DIR"' EXIT
 go test -count=1 -timeout 15m ./...
+# No test may leave a PostgreSQL running: testdb.Run stops its own, so a
+# cluster whose test process is gone means a test exited before teardown.
+for owner in "${TMPDIR:-/tmp}"/testdb-*/testdb.owner; do
+  [ -f "$owner" ] || continue
+  if ! kill -0 "$(cat "$owner")" 2>/dev/null && [ -f "$(dirname "$owner")/postmaster.pid" ]; then
+    echo "a test left PostgreSQL running in $(dirname "$owner")" >&2
+    exit 1
+  fi
+done
 go run ./infra/cmd/sweep "$SECRET_SWEEP_DIR"
 
 # Fuzzing, a fixed number of executions per target rather than seconds, so a

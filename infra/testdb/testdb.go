@@ -11,12 +11,16 @@ package testdb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -53,6 +57,7 @@ func setup() error {
 	if u := os.Getenv("DATABASE_URL"); u != "" {
 		serverURL = u
 	} else {
+		reapOrphans(os.TempDir())
 		dir, err := os.MkdirTemp("", "testdb-*")
 		if err != nil {
 			return err
@@ -64,6 +69,13 @@ func setup() error {
 		// Supabase's superuser is supabase_admin; postgres is not one.
 		c.Superuser = "supabase_admin"
 		if err := c.Init(ctx); err != nil {
+			return err
+		}
+		// Who owns this cluster (written after initdb, which wants an empty
+		// folder): a test binary killed before its teardown (go test's
+		// -timeout, a crash, an os.Exit in a test) leaves it running, and
+		// the next Run stops it (reapOrphans).
+		if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 			return err
 		}
 		if err := c.Start(ctx, 0); err != nil {
@@ -117,6 +129,36 @@ func ApplyMigration(ctx context.Context, conn *pgx.Conn, m migrations.Migration)
 		return fmt.Errorf("migration %s (nothing of it was applied): %w", m.Name, err)
 	}
 	return nil
+}
+
+const ownerFile = "testdb.owner"
+
+// reapOrphans stops and removes the clusters under tmp whose owning test
+// process is gone. A cluster still being created (no owner file yet) or
+// owned by a live process is left alone.
+func reapOrphans(tmp string) {
+	dirs, _ := filepath.Glob(filepath.Join(tmp, "testdb-*"))
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || alive(pid) {
+			continue
+		}
+		if c, err := pgcluster.New(dir); err == nil {
+			_ = c.Stop()
+		}
+		_ = os.RemoveAll(dir)
+	}
+}
+
+// alive reports whether process pid exists (signal 0 checks without
+// signalling; EPERM means it exists under another user).
+func alive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 func teardown() {
