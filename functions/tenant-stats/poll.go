@@ -64,25 +64,42 @@ func (h *handler) poll(ctx context.Context, r *httpapi.Request, tenantID string)
 	return p, nil
 }
 
-// serve is one server's part: its resources through both cache levels, then
-// its cluster status. The fetch behind the caches is shared with other
-// requests and instances, so it runs detached from this request; the
-// Proxmox client bounds it by the server's budget, not by whoever asked first.
+// serve is one server's part: its resources through both cache levels and,
+// at the same time, its cluster status, so a server nobody asked lately
+// costs one Proxmox round trip of waiting, not two. The fetch behind the
+// caches is shared with other requests and instances, so it runs detached
+// from this request; the Proxmox client bounds it by the server's budget,
+// not by whoever asked first.
 func (h *handler) serve(ctx context.Context, s targets.Server, snap *snapshots.Snapshot, c *proxmox.Client) (served, error) {
+	type status struct {
+		info clusterInfo
+		err  error
+	}
+	statusCh := make(chan status, 1)
+	go func() { // ends with readCluster, which the request and the budget bound; serve waits for it
+		defer func() {
+			if p := recover(); p != nil {
+				statusCh <- status{err: fmt.Errorf("%w: %v", fanout.ErrPanic, p)}
+			}
+		}()
+		info, err := h.readCluster(ctx, s.Key(), c)
+		statusCh <- status{info, err}
+	}()
 	res, err := h.cache.GetResult(ctx, s.Key(), func(ctx context.Context) statscache.Result[[]proxmox.Resource] {
 		return h.store.Resolve(ctx, s, snap, func(ctx context.Context) ([]proxmox.Resource, error) {
 			return fetchResources(ctx, c)
 		})
 	})
+	st := <-statusCh
 	if err != nil {
 		return served{}, err // this caller ran out of time; the fetch goes on for the others
 	}
 	sv := served{res: res, answered: true}
 	if res.Err != nil {
-		return sv, res.Err
+		return sv, res.Err // the status of a server that did not answer is not used
 	}
-	sv.cluster, err = h.readCluster(ctx, s.Key(), c)
-	return sv, err
+	sv.cluster = st.info
+	return sv, st.err
 }
 
 // assemble builds each server's health once, from its result, and the data
