@@ -150,11 +150,8 @@ func (r rule) check(a Access) error {
 // place a store says "in this tenant, with this permission, as this caller".
 func In(ctx context.Context, pool *pgxpool.Pool, c db.Caller, tenantID string, need Requirement, fn func(tx pgx.Tx, a Access) error) error {
 	return db.AsUser(ctx, pool, c, func(tx pgx.Tx) error {
-		a, err := Load(ctx, tx, c.UserID, tenantID)
+		a, err := LoadFor(ctx, tx, c.UserID, tenantID, need)
 		if err != nil {
-			return err
-		}
-		if err := need.check(a); err != nil {
 			return err
 		}
 		return fn(tx, a)
@@ -165,7 +162,14 @@ func In(ctx context.Context, pool *pgxpool.Pool, c db.Caller, tenantID string, n
 // (db.AsCaller) and refuses as In does, for work that needs no transaction
 // afterwards (a Proxmox call, a cached read).
 func Check(ctx context.Context, pool *pgxpool.Pool, c db.Caller, tenantID string, need Requirement) (Access, error) {
-	a, err := Load(ctx, db.AsCaller{Pool: pool, Caller: c}, c.UserID, tenantID)
+	return LoadFor(ctx, db.AsCaller{Pool: pool, Caller: c}, c.UserID, tenantID, need)
+}
+
+// LoadFor is Load, refused as In refuses when the caller does not hold need:
+// the one check In, Check and a store's second tenant (moving a server)
+// share.
+func LoadFor(ctx context.Context, q Querier, userID, tenantID string, need Requirement) (Access, error) {
+	a, err := Load(ctx, q, userID, tenantID)
 	if err != nil {
 		return a, err
 	}

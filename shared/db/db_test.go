@@ -225,3 +225,23 @@ func TestListNeverNil(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// ListAsUser, in one round trip, answers [] too, and only the caller's rows.
+func TestListAsUserNeverNilAndAsTheCaller(t *testing.T) {
+	d := testdb.Fresh(t)
+	ctx := context.Background()
+	pool, err := db.Open(ctx, d.AppURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	names, err := db.ListAsUser(ctx, pool, caller(userA), pgx.RowTo[string], `select name from public.tenants`)
+	if err != nil || names == nil || len(names) != 0 {
+		t.Fatalf("no rows gave %#v, %v", names, err)
+	}
+	seed(t, d)
+	names, err = db.ListAsUser(ctx, pool, caller(userA), pgx.RowTo[string], `select name from public.tenants order by name`)
+	if err != nil || len(names) != 1 || names[0] != "A" {
+		t.Fatalf("user A sees %v, %v; want [A]", names, err)
+	}
+}

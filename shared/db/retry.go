@@ -55,6 +55,23 @@ func ReadAsUser(ctx context.Context, pool *pgxpool.Pool, c Caller, scan func(pgx
 	})
 }
 
+// ListAsUser is ReadAsUser for a list: every row scanned with scan, never
+// a nil slice on success (an empty list answers [] in JSON, as List's).
+func ListAsUser[T any](ctx context.Context, pool *pgxpool.Pool, c Caller, scan pgx.RowToFunc[T], sql string, args ...any) ([]T, error) {
+	var out []T
+	err := ReadAsUser(ctx, pool, c, func(rows pgx.Rows) (err error) {
+		out, err = pgx.CollectRows(rows, scan)
+		return err
+	}, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = []T{}
+	}
+	return out, nil
+}
+
 // WriteAsUser is ReadAsUser for one statement that changes data (an audit
 // record, a limiter hit): one round trip instead of AsUser's four, the
 // statement and the caller's settings committed together at the Sync. It is

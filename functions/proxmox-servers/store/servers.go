@@ -62,16 +62,8 @@ func scanServer(row pgx.CollectableRow) (Server, error) {
 // List is the tenant's servers, newest first, in one round trip:
 // require_tenant_view answers 404 as access.Load would.
 func (s *Store) List(ctx context.Context, c db.Caller, tenantID string) ([]Server, error) {
-	servers := []Server{}
-	err := db.ReadAsUser(ctx, s.pool, c, func(rows pgx.Rows) (err error) {
-		servers, err = pgx.CollectRows(rows, scanServer)
-		if servers == nil {
-			servers = []Server{}
-		}
-		return err
-	}, `select `+columns+` from public.proxmox_servers s
+	return db.ListAsUser(ctx, s.pool, c, scanServer, `select `+columns+` from public.proxmox_servers s
 		where private.require_tenant_view($1::uuid) and s.tenant_id = $1::uuid order by s.created_at desc, s.id`, tenantID)
-	return servers, err
 }
 
 func (t *Tx) get(ctx context.Context, id string) (Server, error) {

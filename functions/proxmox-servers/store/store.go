@@ -103,9 +103,6 @@ func (s *Store) InServer(ctx context.Context, c db.Caller, id string, need acces
 // Require refuses unless the caller holds need in tenantID too (moving a
 // server needs the right in both tenants).
 func (t *Tx) Require(ctx context.Context, tenantID string, need access.Permission) error {
-	a, err := access.Load(ctx, t.tx, t.caller.UserID, tenantID)
-	if err != nil {
-		return err
-	}
-	return a.Require(need)
+	_, err := access.LoadFor(ctx, t.tx, t.caller.UserID, tenantID, need)
+	return err
 }

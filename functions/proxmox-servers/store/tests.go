@@ -3,8 +3,6 @@ package store
 import (
 	"context"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/pvetenant/backend/shared/db"
 	"github.com/pvetenant/backend/shared/targets"
 )
@@ -33,24 +31,18 @@ func (t *Tx) Target(ctx context.Context, s Server) (targets.Server, error) {
 }
 
 // Targets is the tenant's servers the caller can see (just serverID when
-// given), ready to be dialled.
-func (s *Store) Targets(ctx context.Context, c db.Caller, tenantID, serverID string) (servers []targets.Server, err error) {
-	err = db.AsUser(ctx, s.pool, c, func(tx pgx.Tx) error {
-		servers, err = targets.Load(ctx, tx, s.keyring, targets.Filter{TenantID: tenantID, ServerID: serverID})
-		return err
-	})
-	return servers, err
+// given), ready to be dialled, in one round trip (targets.LoadAsCaller, as
+// list-vms reads them); the caller's access was checked before.
+func (s *Store) Targets(ctx context.Context, c db.Caller, tenantID, serverID string) ([]targets.Server, error) {
+	return targets.LoadAsCaller(ctx, s.pool, c, s.keyring, targets.Filter{TenantID: tenantID, ServerID: serverID})
 }
 
 // RecordTest remembers a test's outcome on the row (the legacy columns the
-// app shows); ok also moves last_connected_at.
+// app shows); ok also moves last_connected_at. One statement, one round trip.
 func (s *Store) RecordTest(ctx context.Context, c db.Caller, id, status string, ok bool) error {
-	return db.AsUser(ctx, s.pool, c, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `update public.proxmox_servers
-			set connection_status = $2, last_connected_at = case when $3 then now() else last_connected_at end
-			where id = $1`, id, status, ok)
-		return err
-	})
+	return db.WriteAsUser(ctx, s.pool, c, nil, `update public.proxmox_servers
+		set connection_status = $2, last_connected_at = case when $3 then now() else last_connected_at end
+		where id = $1`, id, status, ok)
 }
 
 // RecordAdHocTest writes a test of an unsaved server into the tenant's

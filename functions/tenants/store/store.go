@@ -75,14 +75,10 @@ func one[T any](ctx context.Context, tx pgx.Tx, scan pgx.RowToFunc[T], notFound 
 	return v, err
 }
 
-// Tenants lists the caller's tenants by name: RLS decides which rows (a
-// member's tenants, every tenant for a system admin).
-func (s *Store) Tenants(ctx context.Context, c db.Caller) (tenants []Tenant, err error) {
-	err = db.AsUser(ctx, s.pool, c, func(tx pgx.Tx) error {
-		tenants, err = db.List(ctx, tx, scanTenant, `select `+tenantColumns+` from public.tenants t order by lower(t.name), t.id`, c.UserID)
-		return err
-	})
-	return tenants, err
+// Tenants lists the caller's tenants by name, in one round trip: RLS
+// decides which rows (a member's tenants, every tenant for a system admin).
+func (s *Store) Tenants(ctx context.Context, c db.Caller) ([]Tenant, error) {
+	return db.ListAsUser(ctx, s.pool, c, scanTenant, `select `+tenantColumns+` from public.tenants t order by lower(t.name), t.id`, c.UserID)
 }
 
 // Tenant is one tenant the caller may see.
