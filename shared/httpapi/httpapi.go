@@ -80,12 +80,6 @@ type Response struct {
 // OK answers 200.
 func OK(body any) *Response { return &Response{Status: http.StatusOK, Body: body} }
 
-// Created answers 201.
-func Created(body any) *Response { return &Response{Status: http.StatusCreated, Body: body} }
-
-// Accepted answers 202.
-func Accepted(body any) *Response { return &Response{Status: http.StatusAccepted, Body: body} }
-
 // Action handles one action of a function.
 type Action func(ctx context.Context, r *Request) (*Response, error)
 

@@ -38,13 +38,6 @@ func New(secrets map[string]string) *Server {
 	return s
 }
 
-// Put stores or replaces a secret.
-func (s *Server) Put(arn, value string) {
-	s.mu.Lock()
-	s.secrets[arn] = value
-	s.mu.Unlock()
-}
-
 // ARN returns a well-formed ARN for name in us-east-1.
 func ARN(name string) string {
 	return "arn:aws:secretsmanager:us-east-1:123456789012:secret:" + name + "-AbCdEf"
